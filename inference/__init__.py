@@ -1,0 +1,61 @@
+"""Rap Simulator inference: audio in, the artists it sounds like (and why) out.
+
+The public names below are the whole API the CLI, the bots and the training kit use;
+nothing outside ``inference`` imports its modules directly.
+
+    from inference import Analyzer
+    analyzer = Analyzer.load("catalog/")      # or Analyzer(demo_catalog(pipe), pipe)
+    analyzer.warmup()
+    result = analyzer.analyze("note.ogg")     # or raw bytes from a chat attachment
+"""
+
+from __future__ import annotations
+
+from .analyzer import Analyzer, AnalyzerOptions
+from .audio import DecodedAudio, decode
+from .build import BuildReport, add_clips, build_catalog
+from .catalog import ArtistInfo, Catalog
+from .demo import SAMPLE_NOTE, demo_catalog
+from .encoders import DEFAULT_ENCODER, Encoder, l2_normalize, load_encoder
+from .errors import (
+    AudioDecodeError,
+    AudioTooShortError,
+    CatalogError,
+    EncoderError,
+    NoVoiceError,
+    RapsimError,
+)
+from .pipeline import Features, Pipeline, PipelineOptions
+from .types import AnalysisResult, ComparisonResult, Match, StyleProfile, format_style_value
+
+__all__ = [
+    "DEFAULT_ENCODER",
+    "SAMPLE_NOTE",
+    "AnalysisResult",
+    "Analyzer",
+    "AnalyzerOptions",
+    "ArtistInfo",
+    "AudioDecodeError",
+    "AudioTooShortError",
+    "BuildReport",
+    "Catalog",
+    "CatalogError",
+    "ComparisonResult",
+    "DecodedAudio",
+    "Encoder",
+    "EncoderError",
+    "Features",
+    "Match",
+    "NoVoiceError",
+    "Pipeline",
+    "PipelineOptions",
+    "RapsimError",
+    "StyleProfile",
+    "add_clips",
+    "build_catalog",
+    "decode",
+    "demo_catalog",
+    "format_style_value",
+    "l2_normalize",
+    "load_encoder",
+]

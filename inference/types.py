@@ -1,0 +1,122 @@
+"""Result dataclasses shared by the pipeline, the CLI and the bots (frozen, numpy-free API).
+
+Arrays that travel with a result (embeddings, spectrograms) are numpy arrays; everything a
+person reads is plain Python (str, float, tuples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StyleProfile:
+    """How someone raps, measured on the analysed window. Units are in the field names.
+
+    ``nan`` means "could not be measured" (for example no pitched frames).
+    """
+
+    tempo_bpm: float  # beats per minute of the onset envelope (the beat's when one plays)
+    syllable_rate: float  # syllable nuclei per second of voiced time
+    pitch_median_hz: float  # median fundamental frequency of voiced frames
+    pitch_range_semitones: float  # 10th to 90th percentile of f0, in semitones
+    energy_db: float  # mean RMS level of voiced frames, dBFS, before loudness normalisation
+    energy_dynamics_db: float  # spread of frame loudness (90th minus 10th percentile), dB
+    brightness_hz: float  # mean spectral centroid of voiced frames
+    pause_ratio: float  # share of the window with no voice, 0..1
+
+    @classmethod
+    def feature_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def as_array(self) -> np.ndarray:
+        """The features in ``feature_names()`` order, float32 shape (8,)."""
+        return np.array([getattr(self, n) for n in self.feature_names()], dtype=np.float32)
+
+    @classmethod
+    def from_array(cls, values: np.ndarray) -> StyleProfile:
+        return cls(*(float(v) for v in np.asarray(values, dtype=np.float64).ravel()))
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {k: (None if v != v else round(float(v), 3)) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Match:
+    """One catalogue artist and how close the input is to them."""
+
+    artist: str
+    score: float  # 0..100, calibrated: ~ the chance that a clip this close is the same voice
+    similarity: float  # raw aggregated cosine similarity in the matching space, -1..1
+    demo: bool = False  # a demo voice from the bundled catalogue, not a real artist
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """What the analyser says about one recording."""
+
+    matches: tuple[Match, ...]  # best first
+    style: StyleProfile
+    readings: tuple[str, ...]  # one plain-language line per style feature
+    top_artist_style: StyleProfile | None
+    embedding: np.ndarray = field(repr=False)  # float32 (dim,), L2-normalised, encoder space
+    spectrogram: np.ndarray = field(repr=False)  # uint8 (N_MELS, frames), for images/profiles
+    duration_seconds: float = 0.0  # of the decoded input
+    voiced_seconds: float = 0.0  # voice kept for embedding
+    warnings: tuple[str, ...] = ()  # e.g. clipping, beat suppressed, input cut at 5 min
+    image_png: bytes | None = field(default=None, repr=False)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict:
+        return {
+            "matches": [{"artist": m.artist, "score": round(m.score, 1)} for m in self.matches],
+            "style": self.style.as_dict(),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """How alike two recordings sound."""
+
+    score: float  # 0..100, same calibration as Match.score
+    similarity: float  # raw cosine
+    a: AnalysisResult
+    b: AnalysisResult
+    image_png: bytes | None = field(default=None, repr=False)
+
+
+# How each style feature is shown: label, a format for the value, and the range that maps
+# to an empty..full bar in images (values outside are clipped for drawing only).
+STYLE_DISPLAY: dict[str, tuple[str, str, float, float]] = {
+    "tempo_bpm": ("Tempo", "{:.0f} BPM", 60.0, 180.0),
+    "syllable_rate": ("Flow (syllable rate)", "{:.1f} syll/s", 1.0, 8.0),
+    "pitch_median_hz": ("Pitch", "{:.0f} Hz", 70.0, 350.0),
+    "pitch_range_semitones": ("Pitch range", "{:.1f} st", 0.0, 16.0),
+    "energy_db": ("Energy", "{:.0f} dBFS", -50.0, -5.0),
+    "energy_dynamics_db": ("Dynamics", "{:.0f} dB", 0.0, 30.0),
+    "brightness_hz": ("Brightness (tone)", "{:.0f} Hz", 500.0, 4000.0),
+    "pause_ratio": ("Pauses", "{:.0%}", 0.0, 0.8),
+}
+
+_NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def hz_to_note(hz: float) -> str:
+    """Nearest equal-tempered note name, e.g. 110.0 -> 'A2'; '' for nan or <= 0."""
+    if not hz == hz or hz <= 0:
+        return ""
+    midi = int(round(69 + 12 * np.log2(hz / 440.0)))
+    return f"{_NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
+
+
+def format_style_value(name: str, value: float) -> str:
+    """A feature's value as people read it ('92 BPM', '148 Hz (D3)'); 'n/a' for nan."""
+    if not value == value:
+        return "n/a"
+    text = STYLE_DISPLAY[name][1].format(value)
+    if name == "pitch_median_hz":
+        text += f" ({hz_to_note(value)})"
+    return text

@@ -1,0 +1,1 @@
+"""Rap Simulator's launcher package: the ``rapsim`` command (see ``rapsim.cli``)."""

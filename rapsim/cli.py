@@ -1,0 +1,281 @@
+"""``rapsim``: the command line. Parses arguments, sets up logging, calls ``inference``.
+
+User mistakes (a bad file, a missing catalogue) print one line to stderr and exit 2 (1
+when some of several files failed); unexpected errors keep their traceback. Heavy imports
+(torch, librosa) happen only after the arguments are parsed, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inference import AnalysisResult, Analyzer, Catalog, Pipeline
+
+log = logging.getLogger("rapsim")
+
+EXIT_USER_ERROR = 2
+EXIT_SOME_FAILED = 1
+
+
+def _progress(desc: str):  # noqa: ANN202 - returns inference.build.Progress
+    def wrap(items: Iterable[Any], total: int) -> Iterable[Any]:
+        from tqdm import tqdm
+
+        return tqdm(items, total=total, desc=desc, unit="file", file=sys.stderr,
+                    disable=not sys.stderr.isatty() and total < 2)  # fmt: skip
+
+    return wrap
+
+
+def _pipeline(args: argparse.Namespace) -> Pipeline:
+    from inference import Pipeline, PipelineOptions, load_encoder
+
+    return Pipeline(load_encoder(args.encoder), PipelineOptions(suppress_beat=args.suppress_beat))
+
+
+def _catalog(args: argparse.Namespace, pipeline: Pipeline | None = None) -> Catalog:
+    """--catalog, else RAPSIM_CATALOG, else the bundled demo (built on first use)."""
+    from inference import Catalog, demo_catalog
+
+    where = args.catalog or os.environ.get("RAPSIM_CATALOG")
+    if where:
+        return Catalog.load(where)
+    return demo_catalog(pipeline or _pipeline(args), progress=_progress("building demo catalogue"))
+
+
+def _analyzer(args: argparse.Namespace) -> Analyzer:
+    from inference import Analyzer, Catalog
+
+    where = args.catalog or os.environ.get("RAPSIM_CATALOG")
+    if where:
+        Catalog.load(where)  # a bad catalogue fails before seconds of model loading
+    pipeline = _pipeline(args)
+    analyzer = Analyzer(_catalog(args, pipeline), pipeline)
+    analyzer.warmup()
+    return analyzer
+
+
+# ---- printing ---------------------------------------------------------------------------
+def _image_path(base: str | None, source: str, many: bool) -> Path | None:
+    if not base:
+        return None
+    p = Path(base)
+    return p.with_name(f"{p.stem}-{Path(source).stem}{p.suffix or '.png'}") if many else p
+
+
+def _print_result(name: str, r: AnalysisResult, analyzer: Analyzer, image: Path | None) -> None:
+    from inference import format_style_value
+
+    print(f"{name}  ({r.duration_seconds:.1f} s, {r.voiced_seconds:.1f} s of voice)")
+    width = max(len(m.artist) for m in r.matches) + 2
+    for i, m in enumerate(r.matches, 1):
+        tag = "  [demo voice]" if m.demo else ""
+        print(f"  {i}. {m.artist:<{width}} {m.score:5.1f}{tag}")
+    top = r.matches[0].artist
+    print(f"\n  {'style':<24}{'you':>16}{top[:22]:>24}")
+    ref = r.top_artist_style.as_dict() if r.top_artist_style else {}
+    for key, value in r.style.as_dict().items():
+        theirs = ref.get(key)
+        mine = format_style_value(key, float("nan") if value is None else value)
+        other = format_style_value(key, float("nan") if theirs is None else theirs)
+        print(f"  {key:<24}{mine:>16}{other:>24}")
+    print()
+    for line in r.readings:
+        print(f"  - {line}")
+    for w in r.warnings:
+        print(f"  ! {w}")
+    if image:
+        print(f"  image: {image}")
+    print()
+
+
+def _write_png(path: Path | None, png: bytes | None) -> None:
+    if path and png:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
+
+
+# ---- commands ---------------------------------------------------------------------------
+def cmd_analyze(args: argparse.Namespace, files: Sequence[str] | None = None) -> int:
+    from inference import AnalyzerOptions, RapsimError
+
+    files = list(files or args.files)
+    analyzer = _analyzer(args)
+    opts = AnalyzerOptions(top_k=args.top_k, image=bool(args.image))
+    failed = 0
+    for f in files:
+        image = _image_path(args.image, f, len(files) > 1)
+        try:
+            result = analyzer.analyze(f, opts)
+        except RapsimError as e:
+            failed += 1
+            if args.json:
+                print(json.dumps({"file": f, "error": str(e)}), flush=True)
+            else:
+                print(f"rapsim: {f}: {e}", file=sys.stderr)
+            continue
+        _write_png(image, result.image_png)
+        if args.json:
+            print(json.dumps({"file": f, **result.to_json_dict()}, ensure_ascii=False), flush=True)
+        else:
+            _print_result(f, result, analyzer, image)
+    return EXIT_SOME_FAILED if failed else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from inference import SAMPLE_NOTE
+
+    args.catalog = None
+    os.environ.pop("RAPSIM_CATALOG", None)
+    args.image = args.image or "rapsim-demo.png"
+    return cmd_analyze(args, [str(SAMPLE_NOTE)])
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    analyzer = _analyzer(args)
+    labels = (Path(args.a).name, Path(args.b).name)
+    result = analyzer.compare(args.a, args.b, labels=labels, render=bool(args.image))
+    _write_png(Path(args.image) if args.image else None, result.image_png)
+    if args.json:
+        print(json.dumps({"a": args.a, "b": args.b, "score": round(result.score, 1)}))
+    else:
+        print(f"{labels[0]} vs {labels[1]}: {result.score:.0f}/100 alike")
+        print(f"  closest artist: {result.a.matches[0].artist} / {result.b.matches[0].artist}")
+        if args.image:
+            print(f"  image: {args.image}")
+    return 0
+
+
+def cmd_artists(args: argparse.Namespace) -> int:
+    catalog = _catalog(args)
+    infos = catalog.artist_infos()
+    for a in sorted(infos, key=lambda i: i.name.lower()):
+        tag = "  (demo voice)" if a.demo else ""
+        print(f"{a.name:<32} {a.clips:4d} clips {a.seconds / 60:6.1f} min{tag}")
+    print(f"{len(infos)} artists, encoder {catalog.encoder['name']} {catalog.encoder['version']}")
+    return 0
+
+
+def cmd_catalog_build(args: argparse.Namespace) -> int:
+    from inference import build_catalog
+
+    catalog, report = build_catalog(args.clips_dir, _pipeline(args), demo=args.demo,
+                                    projection=args.projection,
+                                    progress=_progress("embedding clips"))  # fmt: skip
+    catalog.save(args.out)
+    _report(report, f"built {args.out}: {len(catalog.artists)} artists")
+    return 0
+
+
+def cmd_catalog_add(args: argparse.Namespace) -> int:
+    from inference import Catalog, add_clips
+
+    where = args.catalog or os.environ.get("RAPSIM_CATALOG")
+    if not where:
+        print("rapsim: catalog add needs --catalog DIR (or RAPSIM_CATALOG)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    old = Catalog.load(where)
+    catalog, report = add_clips(old, _pipeline(args), args.artist, args.files,
+                                progress=_progress("embedding clips"))  # fmt: skip
+    catalog.save(where)
+    _report(report, f"updated {where}: {len(catalog.artists)} artists")
+    return 0
+
+
+def _report(report: Any, head: str) -> None:
+    print(f"{head}, {report.clips} clips added")
+    for line in report.skipped:
+        print(f"  skipped {line}", file=sys.stderr)
+
+
+# ---- parser -----------------------------------------------------------------------------
+def _common(p: argparse.ArgumentParser, catalog: bool = True) -> None:
+    if catalog:
+        p.add_argument("--catalog", metavar="DIR",
+                       help="catalogue folder (default: $RAPSIM_CATALOG, else the demo)")  # fmt: skip
+    p.add_argument("--encoder", default=os.environ.get("RAPSIM_ENCODER", "resemblyzer"),
+                   help="resemblyzer (default) or hubert:<hub id or local folder>")  # fmt: skip
+    p.add_argument("--suppress-beat", action="store_true",
+                   help="separate harmonic voice from drums before embedding")  # fmt: skip
+
+
+def _analyze_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--top-k", type=int, default=5, help="how many artists to list (1-50)")
+    p.add_argument("--image", metavar="PNG", help="write the comparison image here")
+    p.add_argument("--json", action="store_true", help="one JSON object per file per line")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="rapsim", description="Which rappers do you sound like?")
+    ap.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="analyse the bundled sample note against the demo catalogue")
+    _common(p, catalog=False)
+    _analyze_opts(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("analyze", help="which artists do these recordings sound like")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    _common(p)
+    _analyze_opts(p)
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("compare", help="how alike two recordings sound")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--image", metavar="PNG", help="write the comparison image here")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("artists", help="list the catalogue's artists")
+    _common(p)
+    p.set_defaults(func=cmd_artists)
+
+    cat = sub.add_parser("catalog", help="build or extend a catalogue").add_subparsers(
+        dest="catalog_command", required=True)  # fmt: skip
+    p = cat.add_parser("build", help="embed CLIPS_DIR/<Artist>/*.mp3|wav|ogg|flac|m4a")
+    p.add_argument("clips_dir", metavar="CLIPS_DIR")
+    p.add_argument("--out", required=True, metavar="CATALOG_DIR")
+    p.add_argument("--demo", action="store_true", help="label every artist as a demo voice")
+    p.add_argument("--projection", default="none", choices=("none", "wccn"),
+                   help="matching-space transform fitted on the catalogue")  # fmt: skip
+    _common(p, catalog=False)
+    p.set_defaults(func=cmd_catalog_build)
+    p = cat.add_parser("add", help="add clips of one artist to a catalogue")
+    p.add_argument("--artist", required=True)
+    p.add_argument("files", nargs="+", metavar="FILE")
+    _common(p)
+    p.set_defaults(func=cmd_catalog_add)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from inference import RapsimError
+
+    try:
+        return int(args.func(args))
+    except RapsimError as e:
+        print(f"rapsim: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except ValueError as e:  # option validation (top-k range and the like)
+        print(f"rapsim: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
