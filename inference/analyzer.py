@@ -81,21 +81,34 @@ class Analyzer:
     def analyze(self, source: Source, options: AnalyzerOptions | None = None) -> AnalysisResult:
         return self.analyze_features(self.features(source), options)
 
-    def analyze_features(self, feats: Features, options: AnalyzerOptions | None = None) -> AnalysisResult:
+    def analyze_features(
+        self, feats: Features, options: AnalyzerOptions | None = None
+    ) -> AnalysisResult:
         return self._result(feats, options or AnalyzerOptions())
 
-    def compare(self, a: Source, b: Source, *, labels: tuple[str, str] = ("A", "B"),
-                render: bool = True) -> ComparisonResult:  # fmt: skip
-        return self.compare_features(self.features(a), self.features(b), labels=labels,
-                                     render=render)  # fmt: skip
+    def compare(
+        self, a: Source, b: Source, *, labels: tuple[str, str] = ("A", "B"), render: bool = True
+    ) -> ComparisonResult:
+        return self.compare_features(
+            self.features(a), self.features(b), labels=labels, render=render
+        )
 
-    def compare_features(self, fa: Features, fb: Features, *, labels: tuple[str, str] = ("A", "B"),
-                         render: bool = True) -> ComparisonResult:  # fmt: skip
+    def compare_features(
+        self,
+        fa: Features,
+        fb: Features,
+        *,
+        labels: tuple[str, str] = ("A", "B"),
+        render: bool = True,
+    ) -> ComparisonResult:
         opts = AnalyzerOptions(image=False)
         ra, rb = self._result(fa, opts), self._result(fb, opts)
         score, sim = self.matcher.pair(fa.embedding, fb.embedding)
-        png = (image.render_comparison(labels[0], fa.mel, fa.style, labels[1], fb.mel, fb.style,
-                                       score) if render else None)  # fmt: skip
+        png = (
+            image.render_comparison(labels[0], fa.mel, fa.style, labels[1], fb.mel, fb.style, score)
+            if render
+            else None
+        )
         return ComparisonResult(score=score, similarity=sim, a=ra, b=rb, image_png=png)
 
     def artist_style(self, artist: str) -> StyleProfile:
@@ -113,8 +126,9 @@ class Analyzer:
         png = None
         if options.image:
             t = time.perf_counter()
-            png = image.render_analysis(feats.mel, feats.style, matches, self.catalog.refs.get(top),
-                                        top_style)  # fmt: skip
+            png = image.render_analysis(
+                feats.mel, feats.style, matches, self.catalog.refs.get(top), top_style
+            )
             timings["image"] = (time.perf_counter() - t) * 1000
         return AnalysisResult(
             matches=matches,

@@ -92,8 +92,9 @@ def _read_soundfile(
     with sf.SoundFile(handle) as f:
         limit = int(max_seconds * f.samplerate)
         total = f.frames
-        samples = f.read(frames=min(limit, total) if total > 0 else limit, dtype="float32",
-                         always_2d=True)
+        samples = f.read(
+            frames=min(limit, total) if total > 0 else limit, dtype="float32", always_2d=True
+        )
         truncated = total > limit
         if total <= 0:  # streams with unknown length: a further read tells
             truncated = f.read(frames=1, always_2d=True).shape[0] > 0
@@ -107,23 +108,53 @@ def _ffmpeg_cmd(input_spec: str, max_seconds: float) -> list[str]:
             "this format needs ffmpeg, which is not installed (apt-get install ffmpeg)"
         )
     # -t before -i limits how much input is read; one extra second tells us if it was cut.
-    return [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-t", f"{max_seconds + 1:.3f}",
-            "-i", input_spec, "-map", "0:a:0", "-ac", "1", "-ar", str(SAMPLE_RATE),
-            "-f", "f32le", "pipe:1"]  # fmt: skip
+    return [
+        exe,
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-t",
+        f"{max_seconds + 1:.3f}",
+        "-i",
+        input_spec,
+        "-map",
+        "0:a:0",
+        "-ac",
+        "1",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-f",
+        "f32le",
+        "pipe:1",
+    ]
 
 
 def _run_ffmpeg(cmd: list[str], stdin: bytes | None) -> bytes:
     try:
-        proc = subprocess.run(cmd, input=stdin, capture_output=True,
-                              timeout=FFMPEG_TIMEOUT_SECONDS, check=False)  # fmt: skip
+        proc = subprocess.run(
+            cmd, input=stdin, capture_output=True, timeout=FFMPEG_TIMEOUT_SECONDS, check=False
+        )
     except subprocess.TimeoutExpired as e:
         raise AudioDecodeError("decoding took too long; the file may be damaged") from e
     if proc.returncode != 0 or not proc.stdout:
-        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        why = lines[-1] if lines else "no audio stream found"
-        why = why.split(": ", 1)[1] if why.startswith(cmd[cmd.index("-i") + 1]) else why
-        raise AudioDecodeError(f"could not read this file as audio ({why})")
+        raise AudioDecodeError(
+            f"could not read this file as audio ({_ffmpeg_reason(proc.stderr, cmd)})"
+        )
     return proc.stdout
+
+
+def _ffmpeg_reason(stderr: bytes, cmd: list[str]) -> str:
+    """ffmpeg's complaint in a few words, without the file's path."""
+    text = stderr.decode("utf-8", "replace")
+    if "matches no streams" in text:
+        return "it has no audio track"
+    if "Invalid data found" in text:
+        return "not an audio format we know"
+    lines = text.strip().splitlines()
+    why = lines[-1] if lines else "no audio decoded"
+    source = cmd[cmd.index("-i") + 1]
+    return why.split(": ", 1)[1] if why.startswith(source) and ": " in why else why
 
 
 def _read_ffmpeg(

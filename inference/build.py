@@ -88,8 +88,9 @@ def windows(wav: np.ndarray) -> Iterable[tuple[float, np.ndarray]]:
             yield start / SAMPLE_RATE, chunk
 
 
-def _add_file(rows: _Rows, pipeline: Pipeline, artist: str, path: Path, source: str,
-              report: BuildReport) -> None:  # fmt: skip
+def _add_file(
+    rows: _Rows, pipeline: Pipeline, artist: str, path: Path, source: str, report: BuildReport
+) -> None:
     try:
         decoded = pipeline.decode(path)
     except RapsimError as e:
@@ -105,7 +106,9 @@ def _add_file(rows: _Rows, pipeline: Pipeline, artist: str, path: Path, source: 
         report.clips += 1
 
 
-def _finish(rows: _Rows, pipeline: Pipeline, demo: set[str], projection: str, top_n: int) -> Catalog:
+def _finish(
+    rows: _Rows, pipeline: Pipeline, demo: set[str], projection: str, top_n: int
+) -> Catalog:
     if not rows.clips:
         raise CatalogError("no usable clip: every file was unreadable or had no voice")
     embeddings = np.stack(rows.embeddings).astype(np.float32)
@@ -162,15 +165,24 @@ def add_clips(
 ) -> tuple[Catalog, BuildReport]:
     """A new catalogue: ``catalog`` plus ``files`` as clips of ``artist``."""
     catalog.check_encoder(pipeline.encoder.name, pipeline.encoder.version)
-    rows = _Rows(list(catalog.artists), list(catalog.clips), list(catalog.embeddings),
-                 list(catalog.styles),
-                 {a: (float("inf"), mel) for a, mel in catalog.refs.items()})  # fmt: skip
+    rows = _Rows(
+        list(catalog.artists),
+        list(catalog.clips),
+        list(catalog.embeddings),
+        list(catalog.styles),
+        {a: (float("inf"), mel) for a, mel in catalog.refs.items()},
+    )
     report = BuildReport()
     paths = [Path(f) for f in files]
     for path in progress(paths, len(paths)) if progress else paths:
         _add_file(rows, pipeline, artist, path, f"{artist}/{path.name}", report)
     demo_names = set(catalog.demo_artists) | ({artist} if demo else set())
     m = catalog.matching
-    new = _finish(rows, pipeline, demo_names, m.get("projection", DEFAULT_PROJECTION),
-                  int(m.get("top_n", DEFAULT_TOP_N)))  # fmt: skip
+    new = _finish(
+        rows,
+        pipeline,
+        demo_names,
+        m.get("projection", DEFAULT_PROJECTION),
+        int(m.get("top_n", DEFAULT_TOP_N)),
+    )
     return new, report

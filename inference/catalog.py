@@ -41,8 +41,14 @@ log = logging.getLogger(__name__)
 FORMAT = "rapsim-catalog"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-DATA_FILES = ("embeddings.npy", "clips.json", "styles.npy", "refs.npz", "projection.npz",
-              "index.faiss")  # fmt: skip
+DATA_FILES = (
+    "embeddings.npy",
+    "clips.json",
+    "styles.npy",
+    "refs.npz",
+    "projection.npz",
+    "index.faiss",
+)
 EXACT_INDEX_MAX_CLIPS = 50_000  # past this, an HNSW graph (approximate) replaces brute force
 HNSW_NEIGHBOURS = 32
 
@@ -104,8 +110,10 @@ class Catalog:
         for c in self.clips:
             seconds[c.artist] += c.seconds
             counts[c.artist] += 1
-        return [ArtistInfo(a, int(counts[i]), float(seconds[i]), a in self.demo_artists)
-                for i, a in enumerate(self.artists)]  # fmt: skip
+        return [
+            ArtistInfo(a, int(counts[i]), float(seconds[i]), a in self.demo_artists)
+            for i, a in enumerate(self.artists)
+        ]
 
     def artist_style(self, artist: int) -> StyleProfile:
         """Median style over the artist's clips (nan-aware)."""
@@ -144,8 +152,10 @@ class Catalog:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "encoder": self.encoder,
-            "artists": [{"name": a.name, "clips": a.clips, "seconds": round(a.seconds, 2),
-                         "demo": a.demo} for a in self.artist_infos()],  # fmt: skip
+            "artists": [
+                {"name": a.name, "clips": a.clips, "seconds": round(a.seconds, 2), "demo": a.demo}
+                for a in self.artist_infos()
+            ],
             "matching": self.matching,
             "files": {n: hashlib.sha256(b).hexdigest() for n, b in blobs.items()},
         }
@@ -171,7 +181,9 @@ class Catalog:
             cat = cls._from_blobs(manifest, blobs, folder)
         except (ValueError, KeyError, TypeError, OSError, RuntimeError) as e:
             raise CatalogError(f"catalogue {folder} is damaged ({e})") from e
-        log.info("loaded catalogue %s: %d artists, %d clips", folder, len(cat.artists), len(cat.clips))
+        log.info(
+            "loaded catalogue %s: %d artists, %d clips", folder, len(cat.artists), len(cat.clips)
+        )
         return cat
 
     @classmethod
@@ -202,11 +214,13 @@ class Catalog:
 def make_index(vectors: np.ndarray) -> faiss.Index:
     """Inner-product index: exact up to EXACT_INDEX_MAX_CLIPS vectors, HNSW past that."""
     dim = vectors.shape[1]
+    index: faiss.Index
     if len(vectors) <= EXACT_INDEX_MAX_CLIPS:
         index = faiss.IndexFlatIP(dim)
     else:
-        index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 128
+        hnsw = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efSearch = 128
+        index = hnsw
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
 
@@ -255,5 +269,5 @@ def _npy_bytes(a: np.ndarray) -> bytes:
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub is too narrow
     return buf.getvalue()

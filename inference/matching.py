@@ -59,18 +59,23 @@ class Matcher:
         k = len(self.catalog.clips)
         assert self.catalog.index is not None
         sims, idx = self.catalog.index.search(q, k)
-        return aggregate(sims[0], self.catalog.clip_artist[idx[0]], len(self.catalog.artists),
-                         self.top_n)  # fmt: skip
+        return aggregate(
+            sims[0], self.catalog.clip_artist[idx[0]], len(self.catalog.artists), self.top_n
+        )
 
     def rank(self, embedding: np.ndarray, top_k: int = 5) -> tuple[Match, ...]:
         sims = self.artist_similarities(embedding)
         order = np.argsort(-sims)[: max(1, top_k)]
         demo = self.catalog.demo_artists
         return tuple(
-            Match(self.catalog.artists[i], score(float(sims[i]), self.rank_calibration),
-                  float(sims[i]), self.catalog.artists[i] in demo)
+            Match(
+                self.catalog.artists[i],
+                score(float(sims[i]), self.rank_calibration),
+                float(sims[i]),
+                self.catalog.artists[i] in demo,
+            )
             for i in order
-        )  # fmt: skip
+        )
 
     def pair(self, emb_a: np.ndarray, emb_b: np.ndarray) -> tuple[float, float]:
         """(score 0..100, cosine) of two recordings in matching space."""
@@ -115,7 +120,9 @@ def fit_projection(embeddings: np.ndarray, labels: np.ndarray, kind: str) -> dic
         within += d.T @ d
     within /= len(x)
     # shrink toward a scaled identity so few clips per artist cannot make it singular
-    within = (1 - WCCN_SHRINKAGE) * within + WCCN_SHRINKAGE * np.trace(within) / len(within) * np.eye(len(within))
+    within = (1 - WCCN_SHRINKAGE) * within + WCCN_SHRINKAGE * np.trace(within) / len(
+        within
+    ) * np.eye(len(within))
     matrix = np.linalg.cholesky(np.linalg.inv(within))
     return {"mean": mean.astype(np.float32), "matrix": matrix.astype(np.float32)}
 
@@ -167,7 +174,11 @@ def fit_matching(
     pairs = vectors @ vectors.T
     upper = np.triu(groups[:, None] != groups[None, :], k=1)
     pair_cal = _logistic_fit(pairs[upper], (labels[:, None] == labels[None, :])[upper].astype(int))
-    matching = {"projection": projection, "top_n": top_n,
-                "rank_calibration": list(rank_cal), "pair_calibration": list(pair_cal)}  # fmt: skip
+    matching = {
+        "projection": projection,
+        "top_n": top_n,
+        "rank_calibration": list(rank_cal),
+        "pair_calibration": list(pair_cal),
+    }
     log.info("matching fitted: %s", matching)
     return matching, proj

@@ -82,13 +82,21 @@ class Pipeline:
         t = _lap(timings, "prepare", t)
         embedding = self.encoder.embed(prepared.voiced)
         t = _lap(timings, "embed", t)
-        profile = style.compute_style(prepared.window, SAMPLE_RATE, prepared.speech_mask,
-                                      gain_db=prepared.gain_db)  # fmt: skip
+        profile = style.compute_style(
+            prepared.window, SAMPLE_RATE, prepared.speech_mask, gain_db=prepared.gain_db
+        )
         t = _lap(timings, "style", t)
         mel = image.mel_image(prepared.window, SAMPLE_RATE)
         _lap(timings, "mel", t)
-        return Features(embedding, profile, mel, wav.size / SAMPLE_RATE,
-                        prepared.voiced_seconds, warnings, timings)  # fmt: skip
+        return Features(
+            embedding,
+            profile,
+            mel,
+            wav.size / SAMPLE_RATE,
+            prepared.voiced_seconds,
+            warnings,
+            timings,
+        )
 
 
 def _lap(timings: dict[str, float], name: str, since: float) -> float:

@@ -46,7 +46,7 @@ class PreparedAudio:
     window: np.ndarray = field(repr=False)  # float32, normalised, <= 30 s at 16 kHz
     speech_mask: np.ndarray = field(repr=False)  # bool per VAD frame of the window
     voiced: np.ndarray = field(repr=False)  # float32, the window's speech with silence cut
-    gain_db: float  # gain applied to reach the target level
+    gain_db: float  # total gain applied to the input to reach the target level, dB
     window_start_seconds: float  # where the window starts in the decoded input
 
     @property
@@ -67,7 +67,8 @@ def prepare(wav: np.ndarray, *, suppress_beat: bool = False) -> PreparedAudio:
         )
     if float(np.max(np.abs(wav))) < SILENCE_PEAK:
         raise NoVoiceError("the recording is silent")
-    wav = _scale_to_target(wav, _active_rms(wav))
+    first_gain = _target_gain_db(_active_rms(wav))
+    wav = _limit(wav * np.float32(10 ** (first_gain / 20)))
     mask = voice_mask(wav)
     start, stop = best_window(mask, ANALYSIS_WINDOW_SAMPLES // VAD_FRAME_SAMPLES)
     window = wav[start * VAD_FRAME_SAMPLES : stop * VAD_FRAME_SAMPLES]
@@ -82,7 +83,9 @@ def prepare(wav: np.ndarray, *, suppress_beat: bool = False) -> PreparedAudio:
             f"only {voiced.size / SAMPLE_RATE:.1f} s of voice found; rap closer to the mic "
             "for at least a few seconds"
         )
-    return PreparedAudio(window, mask, voiced, gain, start * VAD_FRAME_SAMPLES / SAMPLE_RATE)
+    return PreparedAudio(
+        window, mask, voiced, first_gain + gain, start * VAD_FRAME_SAMPLES / SAMPLE_RATE
+    )
 
 
 def _frames(wav: np.ndarray) -> np.ndarray:
@@ -106,10 +109,6 @@ def _target_gain_db(rms: float) -> float:
     return TARGET_RMS_DBFS - 20 * np.log10(max(rms, 1e-6))
 
 
-def _scale_to_target(wav: np.ndarray, rms: float) -> np.ndarray:
-    return _limit(wav * np.float32(10 ** (_target_gain_db(rms) / 20)))
-
-
 def _limit(wav: np.ndarray) -> np.ndarray:
     """Soft-limit peaks above PEAK_LIMIT (tanh knee) so gain never creates hard clipping."""
     over = np.abs(wav) > PEAK_LIMIT * 0.9
@@ -118,7 +117,9 @@ def _limit(wav: np.ndarray) -> np.ndarray:
     knee = PEAK_LIMIT * 0.9
     out = wav.copy()
     excess = np.abs(wav[over]) - knee
-    out[over] = np.sign(wav[over]) * (knee + (PEAK_LIMIT - knee) * np.tanh(excess / (PEAK_LIMIT - knee)))
+    out[over] = np.sign(wav[over]) * (
+        knee + (PEAK_LIMIT - knee) * np.tanh(excess / (PEAK_LIMIT - knee))
+    )
     return out.astype(np.float32, copy=False)
 
 

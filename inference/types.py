@@ -106,15 +106,15 @@ _NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 def hz_to_note(hz: float) -> str:
     """Nearest equal-tempered note name, e.g. 110.0 -> 'A2'; '' for nan or <= 0."""
-    if not hz == hz or hz <= 0:
+    if np.isnan(hz) or hz <= 0:
         return ""
-    midi = int(round(69 + 12 * np.log2(hz / 440.0)))
+    midi = round(69 + 12 * float(np.log2(hz / 440.0)))
     return f"{_NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
 
 
 def format_style_value(name: str, value: float) -> str:
     """A feature's value as people read it ('92 BPM', '148 Hz (D3)'); 'n/a' for nan."""
-    if not value == value:
+    if np.isnan(value):
         return "n/a"
     text = STYLE_DISPLAY[name][1].format(value)
     if name == "pitch_median_hz":

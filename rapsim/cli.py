@@ -25,12 +25,18 @@ EXIT_USER_ERROR = 2
 EXIT_SOME_FAILED = 1
 
 
-def _progress(desc: str):  # noqa: ANN202 - returns inference.build.Progress
+def _progress(desc: str):
     def wrap(items: Iterable[Any], total: int) -> Iterable[Any]:
         from tqdm import tqdm
 
-        return tqdm(items, total=total, desc=desc, unit="file", file=sys.stderr,
-                    disable=not sys.stderr.isatty() and total < 2)  # fmt: skip
+        return tqdm(
+            items,
+            total=total,
+            desc=desc,
+            unit="file",
+            file=sys.stderr,
+            disable=not sys.stderr.isatty() and total < 2,
+        )
 
     return wrap
 
@@ -167,9 +173,13 @@ def cmd_artists(args: argparse.Namespace) -> int:
 def cmd_catalog_build(args: argparse.Namespace) -> int:
     from inference import build_catalog
 
-    catalog, report = build_catalog(args.clips_dir, _pipeline(args), demo=args.demo,
-                                    projection=args.projection,
-                                    progress=_progress("embedding clips"))  # fmt: skip
+    catalog, report = build_catalog(
+        args.clips_dir,
+        _pipeline(args),
+        demo=args.demo,
+        projection=args.projection,
+        progress=_progress("embedding clips"),
+    )
     catalog.save(args.out)
     _report(report, f"built {args.out}: {len(catalog.artists)} artists")
     return 0
@@ -183,8 +193,9 @@ def cmd_catalog_add(args: argparse.Namespace) -> int:
         print("rapsim: catalog add needs --catalog DIR (or RAPSIM_CATALOG)", file=sys.stderr)
         return EXIT_USER_ERROR
     old = Catalog.load(where)
-    catalog, report = add_clips(old, _pipeline(args), args.artist, args.files,
-                                progress=_progress("embedding clips"))  # fmt: skip
+    catalog, report = add_clips(
+        old, _pipeline(args), args.artist, args.files, progress=_progress("embedding clips")
+    )
     catalog.save(where)
     _report(report, f"updated {where}: {len(catalog.artists)} artists")
     return 0
@@ -199,12 +210,21 @@ def _report(report: Any, head: str) -> None:
 # ---- parser -----------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser, catalog: bool = True) -> None:
     if catalog:
-        p.add_argument("--catalog", metavar="DIR",
-                       help="catalogue folder (default: $RAPSIM_CATALOG, else the demo)")  # fmt: skip
-    p.add_argument("--encoder", default=os.environ.get("RAPSIM_ENCODER", "resemblyzer"),
-                   help="resemblyzer (default) or hubert:<hub id or local folder>")  # fmt: skip
-    p.add_argument("--suppress-beat", action="store_true",
-                   help="separate harmonic voice from drums before embedding")  # fmt: skip
+        p.add_argument(
+            "--catalog",
+            metavar="DIR",
+            help="catalogue folder (default: $RAPSIM_CATALOG, else the demo)",
+        )
+    p.add_argument(
+        "--encoder",
+        default=os.environ.get("RAPSIM_ENCODER", "resemblyzer"),
+        help="resemblyzer (default) or hubert:<hub id or local folder>",
+    )
+    p.add_argument(
+        "--suppress-beat",
+        action="store_true",
+        help="separate harmonic voice from drums before embedding",
+    )
 
 
 def _analyze_opts(p: argparse.ArgumentParser) -> None:
@@ -242,13 +262,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_artists)
 
     cat = sub.add_parser("catalog", help="build or extend a catalogue").add_subparsers(
-        dest="catalog_command", required=True)  # fmt: skip
+        dest="catalog_command", required=True
+    )
     p = cat.add_parser("build", help="embed CLIPS_DIR/<Artist>/*.mp3|wav|ogg|flac|m4a")
     p.add_argument("clips_dir", metavar="CLIPS_DIR")
     p.add_argument("--out", required=True, metavar="CATALOG_DIR")
     p.add_argument("--demo", action="store_true", help="label every artist as a demo voice")
-    p.add_argument("--projection", default="none", choices=("none", "wccn"),
-                   help="matching-space transform fitted on the catalogue")  # fmt: skip
+    p.add_argument(
+        "--projection",
+        default="none",
+        choices=("none", "wccn"),
+        help="matching-space transform fitted on the catalogue",
+    )
     _common(p, catalog=False)
     p.set_defaults(func=cmd_catalog_build)
     p = cat.add_parser("add", help="add clips of one artist to a catalogue")
