@@ -155,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=Path("/tmp/bench/corpus"))
     ap.add_argument("--encoder", default="resemblyzer")
-    ap.add_argument("--projection", default="none", choices=("none", "wccn"))
+    ap.add_argument("--projection", default="lda", choices=("none", "wccn", "lda"))
     ap.add_argument("--top-n", type=int, default=3, help="clips averaged per artist")
     ap.add_argument("--suppress-beat", action="store_true")
+    ap.add_argument("--no-augment", dest="augment", action="store_false")
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--limit", type=int, default=0, help="at most this many queries (0: all)")
     ap.add_argument("--baseline", action="store_true", help="also run the naive pipeline")
@@ -177,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         link_train_clips(args.corpus, rows, Path(tmp))
-        catalog, report = build_catalog(tmp, pipeline, projection=args.projection, top_n=args.top_n)
+        catalog, report = build_catalog(
+            tmp, pipeline, projection=args.projection, top_n=args.top_n, augment=args.augment
+        )
     build_s = time.perf_counter() - t0
     matcher = Matcher(catalog)
     baseline = NaiveBaseline(args.corpus, rows) if args.baseline else None
@@ -187,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "projection": args.projection,
         "top_n": args.top_n,
         "suppress_beat": args.suppress_beat,
+        "augment": args.augment,
         "artists": len(catalog.artists),
         "catalog_clips": len(catalog.clips),
         "catalog_skipped": len(report.skipped),

@@ -9,16 +9,18 @@ reported, never fatal; a catalogue with no usable clip is.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .augment import VARIANTS
 from .catalog import Catalog, Clip, make_index
 from .constants import CATALOG_MIN_WINDOW_SECONDS, CATALOG_WINDOW_SECONDS, SAMPLE_RATE
 from .errors import CatalogError, RapsimError
-from .matching import DEFAULT_PROJECTION, DEFAULT_TOP_N, Matcher, fit_matching
+from .matching import DEFAULT_PROJECTION, DEFAULT_TOP_N, PROJECTIONS, Matcher, fit_matching
 from .pipeline import Features, Pipeline
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,13 @@ class _Rows:
         if feats.voiced_seconds > self.refs.get(a, (-1.0, None))[0]:
             self.refs[a] = (feats.voiced_seconds, feats.mel)
 
+    def add_variant(self, variant: str, embedding: np.ndarray) -> None:
+        """A gallery augmentation of the clip added last (same artist, source, style)."""
+        base = self.clips[-1]
+        self.clips.append(Clip(base.artist, base.source, base.start, base.seconds, variant))
+        self.embeddings.append(embedding)
+        self.styles.append(self.styles[-1])
+
 
 def audio_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
@@ -88,8 +97,23 @@ def windows(wav: np.ndarray) -> Iterable[tuple[float, np.ndarray]]:
             yield start / SAMPLE_RATE, chunk
 
 
+def _add_variants(rows: _Rows, pipeline: Pipeline, chunk: np.ndarray, seed: str) -> None:
+    rng = np.random.default_rng(zlib.crc32(seed.encode()))
+    for name, make in VARIANTS.items():
+        try:
+            rows.add_variant(name, pipeline.embedding_from_wav(make(chunk, rng)))
+        except RapsimError as e:  # e.g. a stretched window that lost its voice
+            log.debug("variant %s of %s skipped: %s", name, seed, e)
+
+
 def _add_file(
-    rows: _Rows, pipeline: Pipeline, artist: str, path: Path, source: str, report: BuildReport
+    rows: _Rows,
+    pipeline: Pipeline,
+    artist: str,
+    path: Path,
+    source: str,
+    report: BuildReport,
+    augment: bool,
 ) -> None:
     try:
         decoded = pipeline.decode(path)
@@ -104,17 +128,28 @@ def _add_file(
             continue
         rows.add(artist, source, start, feats)
         report.clips += 1
+        if augment:
+            _add_variants(rows, pipeline, chunk, f"{source}@{start}")
 
 
-def _finish(
-    rows: _Rows, pipeline: Pipeline, demo: set[str], projection: str, top_n: int
-) -> Catalog:
+@dataclass(frozen=True)
+class _Settings:
+    projection: str = DEFAULT_PROJECTION
+    top_n: int = DEFAULT_TOP_N
+    augment: bool = True
+
+
+def _finish(rows: _Rows, pipeline: Pipeline, demo: set[str], settings: _Settings) -> Catalog:
     if not rows.clips:
         raise CatalogError("no usable clip: every file was unreadable or had no voice")
     embeddings = np.stack(rows.embeddings).astype(np.float32)
     labels = np.array([c.artist for c in rows.clips])
     groups = np.unique([c.source for c in rows.clips], return_inverse=True)[1]
-    matching, proj = fit_matching(embeddings, labels, groups, projection=projection, top_n=top_n)
+    original = np.array([not c.variant for c in rows.clips])
+    matching, proj = fit_matching(
+        embeddings, labels, groups, original, projection=settings.projection, top_n=settings.top_n
+    )
+    matching["augment"] = sorted(VARIANTS) if settings.augment else []
     enc = pipeline.encoder
     catalog = Catalog(
         encoder={"name": enc.name, "version": enc.version, "dim": enc.dim},
@@ -138,9 +173,14 @@ def build_catalog(
     demo: bool = False,
     projection: str = DEFAULT_PROJECTION,
     top_n: int = DEFAULT_TOP_N,
+    augment: bool = True,
     progress: Progress | None = None,
 ) -> tuple[Catalog, BuildReport]:
-    """Embed every clip under ``clips_dir`` (one folder per artist)."""
+    """Embed every clip under ``clips_dir`` (one folder per artist); with ``augment``, also
+    each window's gallery variants (``inference.augment``)."""
+    settings = _Settings(projection, top_n, augment)  # validated before hours of work
+    if projection not in PROJECTIONS:
+        raise ValueError(f"unknown projection {projection!r}: use one of {', '.join(PROJECTIONS)}")
     clips_dir = Path(clips_dir)
     folders = find_artist_folders(clips_dir)
     todo = [(artist, f) for artist, files in folders.items() for f in files]
@@ -149,9 +189,9 @@ def build_catalog(
     paths: Iterable[Path] = [f for _, f in todo]
     for path in progress(paths, len(todo)) if progress else paths:
         artist = by_path[path]
-        _add_file(rows, pipeline, artist, path, f"{artist}/{path.name}", report)
+        _add_file(rows, pipeline, artist, path, f"{artist}/{path.name}", report, augment)
     names = set(rows.artists) if demo else set()
-    return _finish(rows, pipeline, names, projection, top_n), report
+    return _finish(rows, pipeline, names, settings), report
 
 
 def add_clips(
@@ -163,8 +203,14 @@ def add_clips(
     demo: bool = False,
     progress: Progress | None = None,
 ) -> tuple[Catalog, BuildReport]:
-    """A new catalogue: ``catalog`` plus ``files`` as clips of ``artist``."""
+    """A new catalogue: ``catalog`` plus ``files`` as clips of ``artist`` (same settings)."""
     catalog.check_encoder(pipeline.encoder.name, pipeline.encoder.version)
+    m = catalog.matching
+    settings = _Settings(
+        m.get("projection", DEFAULT_PROJECTION),
+        int(m.get("top_n", DEFAULT_TOP_N)),
+        bool(m.get("augment")),
+    )
     rows = _Rows(
         list(catalog.artists),
         list(catalog.clips),
@@ -175,14 +221,6 @@ def add_clips(
     report = BuildReport()
     paths = [Path(f) for f in files]
     for path in progress(paths, len(paths)) if progress else paths:
-        _add_file(rows, pipeline, artist, path, f"{artist}/{path.name}", report)
+        _add_file(rows, pipeline, artist, path, f"{artist}/{path.name}", report, settings.augment)
     demo_names = set(catalog.demo_artists) | ({artist} if demo else set())
-    m = catalog.matching
-    new = _finish(
-        rows,
-        pipeline,
-        demo_names,
-        m.get("projection", DEFAULT_PROJECTION),
-        int(m.get("top_n", DEFAULT_TOP_N)),
-    )
-    return new, report
+    return _finish(rows, pipeline, demo_names, settings), report

@@ -5,7 +5,8 @@ Layout of a catalogue folder::
     manifest.json    format version, encoder (name, version, dim), artists, matching
                      calibration, and the sha256 of every other file
     embeddings.npy   float32 (n_clips, dim), L2-normalised encoder embeddings
-    clips.json       per clip: artist index, source file name, window start, seconds
+    clips.json       per clip: artist index, source file name, window start, seconds, and
+                     the gallery augmentation it is ("" for the recording itself)
     styles.npy       float32 (n_clips, 8), StyleProfile.feature_names() order
     refs.npz         uint8 mel spectrogram per artist ("a0", "a1", ...) for images
     projection.npz   the matching-space transform fitted on the catalogue ("mean", "matrix")
@@ -67,6 +68,7 @@ class Clip:
     source: str  # file name the clip came from (recordings group clips for calibration)
     start: float  # seconds into the source
     seconds: float  # voiced seconds used
+    variant: str = ""  # "" for the clip as recorded, else its gallery augmentation's name
 
 
 class Catalog:
@@ -101,6 +103,7 @@ class Catalog:
         self.projection = dict(projection or {})  # {"mean", "matrix"} or empty: identity
         self.path = path
         self.clip_artist = np.array([c.artist for c in clips], dtype=np.int64)
+        self.original = np.array([not c.variant for c in clips], dtype=bool)
         self.index: faiss.Index | None = None
 
     # ---- facts -------------------------------------------------------------------------
@@ -108,6 +111,8 @@ class Catalog:
         seconds = np.zeros(len(self.artists))
         counts = np.zeros(len(self.artists), dtype=int)
         for c in self.clips:
+            if c.variant:
+                continue
             seconds[c.artist] += c.seconds
             counts[c.artist] += 1
         return [
@@ -117,7 +122,7 @@ class Catalog:
 
     def artist_style(self, artist: int) -> StyleProfile:
         """Median style over the artist's clips (nan-aware)."""
-        rows = self.styles[self.clip_artist == artist]
+        rows = self.styles[(self.clip_artist == artist) & self.original]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-nan column gives nan
             return StyleProfile.from_array(np.nanmedian(rows, axis=0))

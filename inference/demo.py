@@ -13,9 +13,11 @@ import logging
 import os
 from pathlib import Path
 
+from .augment import VARIANTS
 from .build import Progress, build_catalog
 from .catalog import FORMAT_VERSION, Catalog
 from .errors import CatalogError
+from .matching import DEFAULT_PROJECTION, DEFAULT_TOP_N
 from .pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,14 @@ def _clips_digest() -> str:
 
 
 def demo_catalog_path(pipeline: Pipeline) -> Path:
+    """Cache folder keyed by everything the catalogue depends on: encoder, format, build
+    recipe (augmentations, projection, top_n) and the clips themselves."""
     enc = pipeline.encoder
-    key = hashlib.sha256(f"{enc.name}|{enc.version}|{FORMAT_VERSION}".encode()).hexdigest()[:8]
+    recipe = (
+        f"{enc.name}|{enc.version}|{FORMAT_VERSION}|{sorted(VARIANTS)}|"
+        f"{DEFAULT_PROJECTION}|{DEFAULT_TOP_N}"
+    )
+    key = hashlib.sha256(recipe.encode()).hexdigest()[:8]
     return cache_dir() / f"demo-catalog-{enc.name}-{key}-{_clips_digest()}"
 
 

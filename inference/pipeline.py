@@ -18,6 +18,7 @@ from .audio import DecodedAudio, Source, decode
 from .constants import MAX_DECODE_SECONDS, SAMPLE_RATE
 from .encoders import Encoder
 from .preprocess import PreparedAudio, prepare
+from .runtime import limit_threads
 from .types import StyleProfile
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,13 @@ class PipelineOptions:
 
     max_decode_seconds: float = MAX_DECODE_SECONDS
     suppress_beat: bool = False  # off: the accuracy benchmark found it does not help
+    threads: int | None = None  # torch threads; None: every usable core (1 per pool worker)
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.max_decode_seconds <= 3600.0:
             raise ValueError("max_decode_seconds must be within 1..3600")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError("threads must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class Pipeline:
     def __init__(self, encoder: Encoder, options: PipelineOptions | None = None) -> None:
         self.encoder = encoder
         self.options = options or PipelineOptions()
+        limit_threads(self.options.threads)
 
     def warmup(self) -> None:
         """JIT-compile librosa's numba code, load fonts, run the encoder once."""
@@ -97,6 +102,11 @@ class Pipeline:
             warnings,
             timings,
         )
+
+    def embedding_from_wav(self, wav: np.ndarray) -> np.ndarray:
+        """Only the embedding (catalogue augmentation variants need nothing else)."""
+        prepared = prepare(wav, suppress_beat=self.options.suppress_beat)
+        return self.encoder.embed(prepared.voiced)
 
 
 def _lap(timings: dict[str, float], name: str, since: float) -> float:

@@ -77,7 +77,7 @@ def _image_path(base: str | None, source: str, many: bool) -> Path | None:
     return p.with_name(f"{p.stem}-{Path(source).stem}{p.suffix or '.png'}") if many else p
 
 
-def _print_result(name: str, r: AnalysisResult, analyzer: Analyzer, image: Path | None) -> None:
+def _print_result(name: str, r: AnalysisResult, image: Path | None) -> None:
     from inference import format_style_value
 
     print(f"{name}  ({r.duration_seconds:.1f} s, {r.voiced_seconds:.1f} s of voice)")
@@ -132,7 +132,7 @@ def cmd_analyze(args: argparse.Namespace, files: Sequence[str] | None = None) ->
         if args.json:
             print(json.dumps({"file": f, **result.to_json_dict()}, ensure_ascii=False), flush=True)
         else:
-            _print_result(f, result, analyzer, image)
+            _print_result(f, result, image)
     return EXIT_SOME_FAILED if failed else 0
 
 
@@ -178,6 +178,7 @@ def cmd_catalog_build(args: argparse.Namespace) -> int:
         _pipeline(args),
         demo=args.demo,
         projection=args.projection,
+        augment=args.augment,
         progress=_progress("embedding clips"),
     )
     catalog.save(args.out)
@@ -227,8 +228,15 @@ def _common(p: argparse.ArgumentParser, catalog: bool = True) -> None:
     )
 
 
+def _top_k(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 50:
+        raise argparse.ArgumentTypeError("must be between 1 and 50")
+    return value
+
+
 def _analyze_opts(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--top-k", type=int, default=5, help="how many artists to list (1-50)")
+    p.add_argument("--top-k", type=_top_k, default=5, help="how many artists to list (1-50)")
     p.add_argument("--image", metavar="PNG", help="write the comparison image here")
     p.add_argument("--json", action="store_true", help="one JSON object per file per line")
 
@@ -269,9 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="CATALOG_DIR")
     p.add_argument("--demo", action="store_true", help="label every artist as a demo voice")
     p.add_argument(
+        "--no-augment",
+        dest="augment",
+        action="store_false",
+        help="do not add pitch/tempo/room variants of each clip to the gallery (faster build)",
+    )
+    p.add_argument(
         "--projection",
-        default="none",
-        choices=("none", "wccn"),
+        default="lda",
+        choices=("none", "wccn", "lda"),
         help="matching-space transform fitted on the catalogue",
     )
     _common(p, catalog=False)
@@ -293,9 +307,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except RapsimError as e:
-        print(f"rapsim: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except ValueError as e:  # option validation (top-k range and the like)
         print(f"rapsim: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -174,3 +174,9 @@ def test_demo_works_on_a_fresh_cache(tmp_path) -> None:
     expected = artists["sample_note"]["artist"]
     assert p.stdout.split("1. ")[1].startswith(expected)
     assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+def test_top_k_out_of_range_is_a_usage_error(speech_wav, capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["analyze", "--top-k", "0", str(speech_wav)])
+    assert e.value.code == 2 and "between 1 and 50" in capsys.readouterr().err

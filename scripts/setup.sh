@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Set up Rap Simulator in ./.venv on a fresh Debian/Ubuntu machine.
+#   bash scripts/setup.sh          what `rapsim` needs (ffmpeg for m4a/webm/mp4 notes)
+#   bash scripts/setup.sh --dev    plus the test tools (pytest, ruff, mypy, transformers,
+#                                  espeak-ng for test speech)
+# Safe to run again. System packages are installed with apt-get when running as root (or
+# through sudo); otherwise the script says what to install and goes on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
+PY=${PYTHON:-python3}
+
+apt_pkgs=(ffmpeg)
+[ $dev = 1 ] && apt_pkgs+=(espeak-ng)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  bin=$p; command -v "$bin" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else sudo="none"; fi
+  if [ "$sudo" != none ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: please install: ${missing[*]} (apt-get install ${missing[*]})" >&2
+  fi
+fi
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
+# torch first, pinned: this CPU build is what the machines here have; a bare `torch`
+# would pull a multi-GB CUDA build.
+"${pip[@]}" install "torch==${TORCH_VERSION:-2.13.0}"
+# Resemblyzer's metadata asks for `webrtcvad`, whose module imports pkg_resources (gone
+# from setuptools >= 81): install its prebuilt drop-in `webrtcvad-wheels` and resemblyzer
+# without dependencies (the project lists resemblyzer's other dependencies itself).
+"${pip[@]}" install "webrtcvad-wheels>=2.0.14"
+"${pip[@]}" install --no-deps "resemblyzer==0.1.4"
+if [ $dev = 1 ]; then
+  "${pip[@]}" install -e ".[dev]"
+else
+  "${pip[@]}" install -e .
+fi
+.venv/bin/python -c "import resemblyzer, webrtcvad, faiss, librosa" \
+  && echo "setup: ready (.venv/bin/rapsim)"
