@@ -165,7 +165,7 @@ def cmd_artists(args: argparse.Namespace) -> int:
     infos = catalog.artist_infos()
     for a in sorted(infos, key=lambda i: i.name.lower()):
         tag = "  (demo voice)" if a.demo else ""
-        print(f"{a.name:<32} {a.clips:4d} clips {a.seconds / 60:6.1f} min{tag}")
+        print(f"{a.name:<32} {a.clips:4d} clips {a.seconds:7.0f} s{tag}")
     print(f"{len(infos)} artists, encoder {catalog.encoder['name']} {catalog.encoder['version']}")
     return 0
 

@@ -1,0 +1,54 @@
+"""Markdown tables for the README from the benchmarks' JSON (accuracy.json, latency.json).
+
+python -m bench.table bench/out/accuracy.json bench/out/latency.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def accuracy_table(doc: dict) -> str:
+    lines = [
+        "| condition | top-1 | hit@5 | AUC | silhouette | worst engine (top-1) "
+        "| naive top-1 | naive AUC | naive silhouette |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in doc["conditions"].items():
+        worst = min(s["top1_by_engine"].items(), key=lambda kv: kv[1])
+        nan = float("nan")
+        naive = {k: s.get("naive_baseline", {}).get(k, nan) for k in ("top1", "auc", "silhouette")}
+        lines.append(
+            f"| {name} | {s['top1']:.3f} | {s['hit5']:.3f} | {s['auc']:.4f} | "
+            f"{s['silhouette']:.3f} | {worst[0]} {worst[1]:.3f} | {naive['top1']:.3f} | "
+            f"{naive['auc']:.4f} | {naive['silhouette']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def latency_table(doc: dict) -> str:
+    stages = ", ".join(f"{k} {v:.0f}" for k, v in doc["stages_ms_p50"].items())
+    cold = doc["cold_start_s"]
+    return (
+        f"| 30 s ogg/opus note, warm | p50 {doc['end_to_end_ms']['p50']:.0f} ms, "
+        f"p95 {doc['end_to_end_ms']['p95']:.0f} ms |\n"
+        f"| stages, p50 (ms) | {stages} |\n"
+        f"| cold start | {cold['total_s']:.1f} s (imports {cold['import_s']:.1f}, load "
+        f"{cold['load_s']:.1f}, warm-up {cold['warmup_s']:.1f}) |\n"
+        f"| peak RSS | {doc['peak_rss_mb']['end']} MB |\n"
+        f"| PNG | {doc['png_kb']:.0f} KB |"
+    )
+
+
+def main(argv: list[str]) -> int:
+    for path in argv:
+        doc = json.loads(Path(path).read_text())
+        print(accuracy_table(doc) if "conditions" in doc else latency_table(doc))
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
