@@ -31,6 +31,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, silhouette_score
 
 from bench.conditions import CONDITIONS
+from bench.table import emit
 from inference import Pipeline, PipelineOptions, RapsimError, build_catalog, load_encoder
 from inference.matching import Matcher
 
@@ -205,11 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         summary["seconds"] = round(time.perf_counter() - t, 1)
         out["conditions"][name] = summary
         log.info("%s: %s", name, json.dumps(summary))
-    text = json.dumps(out, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(out, args.out)
     return 0
 
 

@@ -14,7 +14,6 @@ import time
 T_START = time.perf_counter()
 
 import argparse  # noqa: E402  (the clock starts before the imports it measures)
-import json  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -22,6 +21,8 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from bench.table import emit  # noqa: E402
 
 
 def make_note(seconds: float, into: Path) -> Path:
@@ -115,11 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             "end": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         },
     }
-    text = json.dumps(out, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(out, args.out)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Markdown tables for the README from the benchmarks' JSON (accuracy.json, latency.json).
+"""Benchmark JSON output, and the README's Markdown tables made from it.
 
 python -m bench.table bench/out/accuracy.json bench/out/latency.json
 """
@@ -8,6 +8,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+
+def emit(doc: dict, out: Path | None) -> None:
+    """Print a benchmark's JSON and, when asked, write it to ``out``."""
+    text = json.dumps(doc, indent=1)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
 
 
 def accuracy_table(doc: dict) -> str:
