@@ -58,13 +58,15 @@ def _catalog(args: argparse.Namespace, pipeline: Pipeline | None = None) -> Cata
 
 
 def _analyzer(args: argparse.Namespace) -> Analyzer:
-    from inference import Analyzer, Catalog
+    from inference import Analyzer, Catalog, demo_catalog
 
     where = args.catalog or os.environ.get("RAPSIM_CATALOG")
-    if where:
-        Catalog.load(where)  # a bad catalogue fails before seconds of model loading
+    # a bad catalogue fails here, before seconds of model loading
+    catalog = Catalog.load(where) if where else None
     pipeline = _pipeline(args)
-    analyzer = Analyzer(_catalog(args, pipeline), pipeline)
+    if catalog is None:
+        catalog = demo_catalog(pipeline, progress=_progress("building demo catalogue"))
+    analyzer = Analyzer(catalog, pipeline)
     analyzer.warmup()
     return analyzer
 
