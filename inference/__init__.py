@@ -26,11 +26,19 @@ from .errors import (
     RapsimError,
 )
 from .pipeline import Features, Pipeline, PipelineOptions
-from .types import AnalysisResult, ComparisonResult, Match, StyleProfile, format_style_value
+from .types import (
+    STYLE_DISPLAY,
+    AnalysisResult,
+    ComparisonResult,
+    Match,
+    StyleProfile,
+    format_style_value,
+)
 
 __all__ = [
     "DEFAULT_ENCODER",
     "SAMPLE_NOTE",
+    "STYLE_DISPLAY",
     "AnalysisResult",
     "Analyzer",
     "AnalyzerOptions",

@@ -204,6 +204,41 @@ def cmd_catalog_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_bot(platform: str, args: argparse.Namespace) -> int:
+    """Run one chat bot until stopped; settings come from the environment and .env."""
+    import asyncio
+
+    from bot.errors import PoolClosed, SettingsError
+    from bot.settings import install_token_filter, load_settings
+    from bot.store import StoreError
+
+    try:
+        settings = load_settings(dotenv=args.env_file)
+        install_token_filter(settings)
+        if platform == "discord":
+            settings.require_discord_token()
+            from bot.discord_bot import run_discord
+
+            asyncio.run(run_discord(settings, sync=args.sync))
+        else:
+            settings.require_telegram_token()
+            from bot.telegram_bot import run_telegram
+
+            asyncio.run(run_telegram(settings))
+    except (SettingsError, StoreError, PoolClosed) as e:
+        print(f"rapsim: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+def cmd_discord(args: argparse.Namespace) -> int:
+    return _run_bot("discord", args)
+
+
+def cmd_telegram(args: argparse.Namespace) -> int:
+    return _run_bot("telegram", args)
+
+
 def _report(report: Any, head: str) -> None:
     print(f"{head}, {report.clips} clips added")
     for line in report.skipped:
@@ -297,6 +332,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     _common(p)
     p.set_defaults(func=cmd_catalog_add)
+
+    for name, func in (("discord", cmd_discord), ("telegram", cmd_telegram)):
+        p = sub.add_parser(
+            name, help=f"run the {name.title()} bot (settings: environment and .env)"
+        )
+        p.add_argument(
+            "--env-file", default=".env", metavar="FILE", help="settings file (default: .env)"
+        )
+        if name == "discord":
+            p.add_argument(
+                "--sync",
+                action="store_true",
+                help="register the slash commands with Discord once, at this start",
+            )
+        p.set_defaults(func=func)
     return ap
 
 
@@ -304,15 +354,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from inference import RapsimError
-
     try:
         return int(args.func(args))
-    except RapsimError as e:
-        print(f"rapsim: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        # inference is imported only by the commands that need it (not by the bots)
+        inference = sys.modules.get("inference")
+        if inference is not None and isinstance(e, inference.RapsimError):
+            print(f"rapsim: {e}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        raise
 
 
 if __name__ == "__main__":

@@ -1,0 +1,95 @@
+"""What travels between the bot and the inference workers: plain, picklable data.
+
+Jobs and results are frozen dataclasses of str, float, bytes and numpy arrays, so any
+transport (a pipe to a local process today, a queue spanning machines later) can carry
+them. Nothing here imports ``inference``; ``bot.worker`` converts its results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# /compare images need only a small spectrogram per member: the analysis window's mel image
+# (64 bands x 50 frames/s x 30 s) max-pooled 4x in time, about 24 KB per profile.
+PROFILE_MEL_POOL = 4
+
+
+@dataclass(frozen=True)
+class AnalyzeJob:
+    audio: bytes = field(repr=False)
+    filename: str
+    top_k: int = 5
+
+
+@dataclass(frozen=True)
+class Voice:
+    """What a stored profile holds of one analysis; enough to compare two members."""
+
+    embedding: np.ndarray = field(repr=False)  # float32 (dim,), L2-normalised, encoder space
+    style: tuple[float, ...]  # StyleProfile values in feature order (nan: not measured)
+    mel: np.ndarray = field(repr=False)  # uint8 (64, frames), PROFILE_MEL_POOL x pooled
+    encoder: str  # "<name> <version>": profiles from another encoder are not comparable
+
+
+@dataclass(frozen=True)
+class CompareJob:
+    a: Voice
+    b: Voice
+    labels: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class MatchOut:
+    artist: str
+    score: float  # 0..100, calibrated
+    demo: bool
+
+
+@dataclass(frozen=True)
+class StyleLine:
+    """One style feature of the member next to the top artist's, ready to print."""
+
+    name: str  # StyleProfile field name, e.g. "syllable_rate"
+    label: str  # "Flow (syllable rate)"
+    mine: float  # nan when not measured
+    theirs: float  # the top artist's; nan when not measured
+    mine_text: str  # "3.1 syll/s"
+    theirs_text: str
+    span: float  # the feature's usual range, to weigh differences between features
+
+
+@dataclass(frozen=True)
+class Analysis:
+    matches: tuple[MatchOut, ...]  # best first
+    style_lines: tuple[StyleLine, ...]
+    voice: Voice
+    image_png: bytes = field(repr=False)
+    duration_seconds: float
+    voiced_seconds: float
+    warnings: tuple[str, ...]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    score: float  # 0..100, how alike the two voices sound
+    closest: tuple[str, str]  # each member's top catalogue artist
+    image_png: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ArtistEntry:
+    name: str
+    clips: int
+    seconds: float
+    demo: bool
+
+
+@dataclass(frozen=True)
+class CatalogInfo:
+    """What a worker reports when it is ready: the catalogue it searches, and its encoder."""
+
+    artists: tuple[ArtistEntry, ...]
+    encoder: str  # "<name> <version>"

@@ -1,0 +1,201 @@
+"""The platform-neutral bot: what a member can ask, and the replies, for every platform.
+
+Adapters (Discord, Telegram, a future one) turn chat events into calls on
+:class:`RapService` and post the :class:`Reply` it returns; they hold no logic of their own
+beyond their platform's API. The service checks uploads and per-member limits, hands audio
+to the :class:`~bot.pool.InferencePool`, keeps profiles in the
+:class:`~bot.store.ProfileStore` (never audio) and words every answer through
+:mod:`bot.replies`. It never raises for a member's mistake: every call returns a Reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from . import replies
+from .errors import JobError, JobRejected, PoolBusy
+from .jobs import AnalyzeJob, ArtistEntry, CatalogInfo, CompareJob
+from .limits import MemberLimiter
+from .member import Member
+from .pool import InferencePool
+from .settings import Settings
+from .store import ProfileStore
+
+__all__ = ["Member", "RapService", "Reply"]
+
+log = logging.getLogger(__name__)
+
+# What a member may send. Voice notes are ogg/opus on both platforms; attachments and
+# Telegram audio documents come in every common format; video notes are mp4.
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".mp3",
+        ".wav",
+        ".flac",
+        ".m4a",
+        ".aac",
+        ".mp4",
+        ".webm",
+        ".mka",
+        ".mkv",
+        ".mov",
+        ".wma",
+        ".aiff",
+        ".aif",
+    }
+)
+AUDIO_MIME_PREFIXES = ("audio/", "video/", "application/ogg")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer: text (Markdown-free), an optional PNG, and the top matches shown."""
+
+    text: str
+    image_png: bytes | None = None
+    ok: bool = True  # False: the member's input or a limit stopped it (the text says why)
+    matches: tuple[tuple[str, float], ...] = ()  # (artist, score) best first, when analysed
+
+    @property
+    def image_name(self) -> str:
+        return "rapsim.png"
+
+
+class RapService:
+    """Made once per bot process; ``start()`` before use, ``close()`` at the end."""
+
+    def __init__(self, settings: Settings, pool: InferencePool, store: ProfileStore) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.store = store
+        self.limiter = MemberLimiter(per_minute=settings.notes_per_minute)
+        self.catalog: CatalogInfo | None = None
+        self._purger: asyncio.Task[None] | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the workers (each loads the model and catalogue, then warms up)."""
+        self.store.open()
+        self.catalog = await self.pool.start()
+        await asyncio.to_thread(self.store.purge_expired)
+        self._purger = asyncio.create_task(self._purge_forever(), name="rapsim-purge")
+        log.info(
+            "service ready: %d artists, encoder %s", len(self.catalog.artists), self.catalog.encoder
+        )
+
+    async def close(self) -> None:
+        if self._purger:
+            self._purger.cancel()
+        await self.pool.close()
+        self.store.close()
+
+    async def _purge_forever(self) -> None:
+        while True:
+            await asyncio.sleep(3600)
+            n = await asyncio.to_thread(self.store.purge_expired)
+            if n:
+                log.info("expired %d old profiles", n)
+
+    # ---- checks an adapter makes before downloading ------------------------------------
+    def check_upload(
+        self,
+        *,
+        size: int | None,
+        filename: str | None,
+        mime: str | None,
+        duration: float | None = None,
+    ) -> str | None:
+        """None if the attachment may be downloaded, else the sentence to answer with."""
+        if size is not None and size > self.settings.max_upload_bytes:
+            return replies.too_big(size, self.settings.max_upload_mb)
+        if size == 0:
+            return replies.EMPTY_FILE
+        if not _looks_like_media(filename, mime):
+            return replies.not_audio(filename or "that file")
+        if duration is not None and duration > self.settings.max_note_seconds:
+            return replies.too_long(duration, self.settings.max_note_seconds)
+        return None
+
+    # ---- what members ask ----------------------------------------------------------------
+    async def analyze(
+        self, member: Member, audio: bytes, filename: str | None = None, mime: str | None = None
+    ) -> Reply:
+        """Which artists this note sounds like; keeps the member's profile on success."""
+        refusal = self.check_upload(size=len(audio), filename=filename, mime=mime)
+        if refusal:
+            return Reply(refusal, ok=False)
+        key = (member.platform, member.member_id)
+        wait = self.limiter.try_acquire(key)
+        if wait is not None:
+            return Reply(replies.slow_down(wait), ok=False)
+        counted = True
+        try:
+            job = AnalyzeJob(audio, filename or "note", self.settings.top_k)
+            result = await self.pool.analyze(job)
+        except JobError as e:
+            counted = not isinstance(e, PoolBusy)  # a busy refusal does not use up a slot
+            return Reply(replies.job_failed(e), ok=False)
+        finally:
+            self.limiter.release(key, counted=counted)
+        await asyncio.to_thread(self.store.save, member, result.voice, result.matches[0].artist)
+        text = replies.analysis(member.display_name, result)
+        top = tuple((m.artist, m.score) for m in result.matches)
+        return Reply(text, result.image_png, matches=top)
+
+    async def compare(self, a: Member, b: Member) -> Reply:
+        """How alike two members of one scope sound, from their latest stored notes."""
+        if (a.platform, a.scope) != (b.platform, b.scope):
+            return Reply(replies.DIFFERENT_SCOPES, ok=False)
+        if a.member_id == b.member_id:
+            return Reply(replies.SAME_MEMBER, ok=False)
+        pa = await asyncio.to_thread(self.store.latest, a)
+        pb = await asyncio.to_thread(self.store.latest, b)
+        missing = [m.display_name for m, p in ((a, pa), (b, pb)) if p is None]
+        if missing:
+            return Reply(replies.no_profile(missing), ok=False)
+        assert pa is not None and pb is not None
+        encoder = self.catalog.encoder if self.catalog else ""
+        stale = [m.display_name for m, p in ((a, pa), (b, pb)) if p.voice.encoder != encoder]
+        if stale:
+            return Reply(replies.stale_profile(stale), ok=False)
+        try:
+            job = CompareJob(pa.voice, pb.voice, (a.display_name, b.display_name))
+            result = await self.pool.compare(job)
+        except JobRejected as e:
+            return Reply(str(e), ok=False)
+        except JobError as e:
+            return Reply(replies.job_failed(e), ok=False)
+        return Reply(replies.comparison(a.display_name, b.display_name, result), result.image_png)
+
+    async def find_member(self, platform: str, scope: str, handle: str) -> Member | None:
+        """The member of this scope with a stored profile under ``handle`` (no "@"), if any."""
+        return await asyncio.to_thread(self.store.find_member, platform, scope, handle)
+
+    def artists(self) -> tuple[ArtistEntry, ...]:
+        """The catalogue, sorted by name (case-insensitive)."""
+        entries = self.catalog.artists if self.catalog else ()
+        return tuple(sorted(entries, key=lambda e: e.name.lower()))
+
+    def artist_pages(self, per_page: int = 20) -> list[str]:
+        """The catalogue as text pages of ``per_page`` artists, each with a header line."""
+        return replies.artist_pages(self.artists(), per_page)
+
+    async def forget(self, platform: str, member_id: str) -> Reply:
+        """Delete everything kept about this member, in every scope of this platform."""
+        counts = await asyncio.to_thread(self.store.forget, platform, member_id)
+        return Reply(replies.forgotten(counts))
+
+    def help_text(self) -> str:
+        return replies.help_text(self.settings)
+
+
+def _looks_like_media(filename: str | None, mime: str | None) -> bool:
+    if mime and mime.split(";")[0].strip().lower().startswith(AUDIO_MIME_PREFIXES):
+        return True
+    return filename is not None and PurePath(filename).suffix.lower() in AUDIO_EXTENSIONS

@@ -1,0 +1,186 @@
+"""The inside of one inference worker process (started by ``bot.pool`` with spawn).
+
+It loads the encoder and the catalogue once, warms every stage up (numba JIT, torch,
+fonts) and only then says it is ready; then it answers jobs one at a time over its pipe
+until the pipe closes. It converts ``inference`` results to the plain data of
+``bot.jobs``, so nothing outside this process needs ``inference`` or torch. A member's
+mistake (not audio, no voice) is answered as "rejected" with inference's own sentence;
+anything else is logged here with its traceback and answered with a generic failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from .jobs import (
+    PROFILE_MEL_POOL,
+    Analysis,
+    AnalyzeJob,
+    ArtistEntry,
+    CatalogInfo,
+    CompareJob,
+    Comparison,
+    MatchOut,
+    StyleLine,
+    Voice,
+)
+
+log = logging.getLogger("rapsim.worker")
+
+FAILED = "Something went wrong on our side while analysing that; please try again."
+
+
+def worker_main(conn: Connection, config: Any) -> None:
+    """Process entry point: load, warm up, report ready, then serve jobs."""
+    # Ctrl-C in a terminal reaches the whole process group; the parent stops its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(
+        level=config.log_level, format="%(levelname)s %(name)s[%(process)d]: %(message)s"
+    )
+    from inference import RapsimError
+
+    try:
+        worker = _Loaded(config)
+    except Exception as e:  # a bad catalogue or encoder: the parent reports it
+        if not isinstance(e, RapsimError):
+            log.exception("worker failed to load")
+        conn.send(("failed", f"the inference worker could not start: {e}"))
+        return
+    conn.send(("ready", worker.catalog_info()))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the bot process is gone
+        if message is None:
+            return
+        job_id, kind, payload = message
+        conn.send((job_id, *worker.handle(kind, payload)))
+
+
+class _Loaded:
+    def __init__(self, config: Any) -> None:
+        from inference import (
+            Analyzer,
+            Catalog,
+            Pipeline,
+            PipelineOptions,
+            demo_catalog,
+            load_encoder,
+        )
+
+        options = PipelineOptions(
+            max_decode_seconds=config.max_note_seconds, threads=config.threads
+        )
+        # load the catalogue first: a bad path fails before seconds of model loading
+        catalog = Catalog.load(config.catalog) if config.catalog else None
+        pipeline = Pipeline(load_encoder(config.encoder), options)
+        self.analyzer = Analyzer(catalog or demo_catalog(pipeline), pipeline)
+        self.analyzer.warmup()
+        enc = self.analyzer.pipeline.encoder
+        self.encoder = f"{enc.name} {enc.version}"
+
+    def catalog_info(self) -> CatalogInfo:
+        infos = self.analyzer.catalog.artist_infos()
+        artists = tuple(ArtistEntry(a.name, a.clips, a.seconds, a.demo) for a in infos)
+        return CatalogInfo(artists=artists, encoder=self.encoder)
+
+    def handle(self, kind: str, payload: Any) -> tuple[str, Any]:
+        from inference import RapsimError
+
+        try:
+            if kind == "analyze":
+                return "ok", self.analyze(payload)
+            if kind == "compare":
+                return "ok", self.compare(payload)
+            raise ValueError(f"unknown job kind {kind!r}")
+        except RapsimError as e:
+            return "rejected", str(e)
+        except Exception:
+            log.exception("%s job failed", kind)
+            return "error", FAILED
+
+    def analyze(self, job: AnalyzeJob) -> Analysis:
+        from inference import AnalyzerOptions
+
+        r = self.analyzer.analyze(job.audio, AnalyzerOptions(top_k=job.top_k, image=True))
+        assert r.image_png is not None
+        return Analysis(
+            matches=tuple(MatchOut(m.artist, m.score, m.demo) for m in r.matches),
+            style_lines=_style_lines(r.style, r.top_artist_style),
+            voice=Voice(
+                embedding=np.asarray(r.embedding, dtype=np.float32),
+                style=tuple(float(v) for v in r.style.as_array()),
+                mel=_pool_time(r.spectrogram, PROFILE_MEL_POOL),
+                encoder=self.encoder,
+            ),
+            image_png=r.image_png,
+            duration_seconds=r.duration_seconds,
+            voiced_seconds=r.voiced_seconds,
+            warnings=r.warnings,
+            timings_ms=dict(r.timings_ms),
+        )
+
+    def compare(self, job: CompareJob) -> Comparison:
+        from inference import RapsimError
+
+        for v in (job.a, job.b):
+            if v.encoder != self.encoder:
+                raise RapsimError("a saved note was analysed with another voice model")
+        fa, fb = (self._features(v) for v in (job.a, job.b))
+        r = self.analyzer.compare_features(fa, fb, labels=job.labels, render=True)
+        assert r.image_png is not None
+        return Comparison(
+            score=r.score,
+            closest=(r.a.matches[0].artist, r.b.matches[0].artist),
+            image_png=r.image_png,
+        )
+
+    @staticmethod
+    def _features(v: Voice) -> Any:
+        from inference import Features, StyleProfile
+
+        mel = np.repeat(np.asarray(v.mel, dtype=np.uint8), PROFILE_MEL_POOL, axis=1)
+        return Features(
+            embedding=np.asarray(v.embedding, dtype=np.float32),
+            style=StyleProfile.from_array(np.asarray(v.style, dtype=np.float64)),
+            mel=mel,
+            duration_seconds=0.0,
+            voiced_seconds=0.0,
+            warnings=(),
+        )
+
+
+def _style_lines(mine: Any, theirs: Any) -> tuple[StyleLine, ...]:
+    from inference import STYLE_DISPLAY, format_style_value
+
+    lines = []
+    for name in mine.feature_names():
+        label, _, lo, hi = STYLE_DISPLAY[name]
+        a = float(getattr(mine, name))
+        b = float(getattr(theirs, name)) if theirs is not None else float("nan")
+        lines.append(
+            StyleLine(
+                name=name,
+                label=label,
+                mine=a,
+                theirs=b,
+                mine_text=format_style_value(name, a),
+                theirs_text=format_style_value(name, b),
+                span=hi - lo,
+            )
+        )
+    return tuple(lines)
+
+
+def _pool_time(mel: np.ndarray, factor: int) -> np.ndarray:
+    """Max-pool a (bands, frames) uint8 image ``factor`` x in time (onsets stay visible)."""
+    mel = np.asarray(mel, dtype=np.uint8)
+    frames = -(-mel.shape[1] // factor) * factor
+    padded = np.pad(mel, ((0, 0), (0, frames - mel.shape[1])))
+    return padded.reshape(mel.shape[0], -1, factor).max(axis=2)
