@@ -212,6 +212,8 @@ def _run_bot(platform: str, args: argparse.Namespace) -> int:
     from bot.settings import install_token_filter, load_settings
     from bot.store import StoreError
 
+    if not args.verbose:  # a bot is a service: say when it is ready, and what fails
+        logging.getLogger().setLevel(logging.INFO)
     try:
         settings = load_settings(dotenv=args.env_file)
         install_token_filter(settings)

@@ -1,0 +1,10 @@
+"""One cog per feature of the Discord adapter; each talks to the service only."""
+
+from .admin import AdminCog
+from .analyze import AnalyzeCog
+from .artists import ArtistsCog
+from .compare import CompareCog
+from .forget import ForgetCog
+from .help import HelpCog
+
+__all__ = ["AdminCog", "AnalyzeCog", "ArtistsCog", "CompareCog", "ForgetCog", "HelpCog"]

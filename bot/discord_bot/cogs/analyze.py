@@ -1,0 +1,129 @@
+"""Voice notes in, artist matches out: on_message, ``/analyze`` and "Analyze voice".
+
+A message is answered when it is a DM, when it mentions the bot, or when it is posted in
+one of ``settings.discord_channels`` (there only audio is answered, so chatter and images
+pass silently). Every path checks the attachment's size, type and length with
+:meth:`RapService.check_upload` before downloading it. This cog does no audio work and
+words nothing itself: the service does both.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from ...service import RapService, Reply
+from ..common import (
+    APOLOGY,
+    BOT_AUTHOR,
+    NO_AUDIO_IN_MESSAGE,
+    analyze_attachment,
+    member_of,
+    message_kwargs,
+    pick_audio,
+    refusal_for,
+    send_followup,
+    typing_in,
+)
+
+log = logging.getLogger(__name__)
+
+
+class AnalyzeCog(commands.Cog):
+    def __init__(self, bot: commands.Bot, service: RapService) -> None:
+        self.bot = bot
+        self.service = service
+        self.channels = service.settings.discord_channels
+        # Context menus cannot be declared inside a cog class; they are added in cog_load.
+        self.menu = app_commands.ContextMenu(name="Analyze voice", callback=self.analyze_message)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    # ---- messages ------------------------------------------------------------------------
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot:
+            return  # ourselves included: never answer a bot, never loop
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return  # joins, pins, thread starts: system messages carry no note
+        in_channel = self._in_listened_channel(message)
+        addressed = message.guild is None or self._mentions_me(message)
+        if not (in_channel or addressed):
+            return
+        try:
+            await self._answer(message, addressed=addressed)
+        except Exception:
+            # The boundary of an event: log the traceback, apologise, keep the bot up.
+            log.exception("failed to answer message %s", message.id)
+            await self._reply(message, Reply(APOLOGY, ok=False))
+
+    async def _answer(self, message: discord.Message, *, addressed: bool) -> None:
+        attachment = pick_audio(self.service, message.attachments)
+        if attachment is None:
+            if not addressed:
+                return  # a listened channel: only audio is answered there
+            if message.attachments:
+                refusal = refusal_for(self.service, message.attachments[0])
+                await self._reply(message, Reply(refusal or NO_AUDIO_IN_MESSAGE, ok=False))
+            elif not (await self.bot.get_context(message)).valid:
+                await self._reply(message, Reply(self.service.help_text()))
+            return
+        refusal = refusal_for(self.service, attachment)
+        if refusal is not None:
+            await self._reply(message, Reply(refusal, ok=False))
+            return
+        member = member_of(message.author, message.guild.id if message.guild else None)
+        async with typing_in(message.channel):
+            reply = await analyze_attachment(self.service, member, attachment)
+        await self._reply(message, reply)
+
+    async def _reply(self, message: discord.Message, reply: Reply) -> None:
+        try:
+            await message.reply(**message_kwargs(reply))
+        except discord.HTTPException as e:
+            # Missing permissions or a deleted message: nothing to tell the member.
+            log.warning("could not reply to message %s: %s", message.id, e)
+
+    def _in_listened_channel(self, message: discord.Message) -> bool:
+        if not self.channels or message.guild is None:
+            return False
+        channel = message.channel
+        parent = getattr(channel, "parent_id", None)  # threads inherit their channel's setting
+        return channel.id in self.channels or parent in self.channels
+
+    def _mentions_me(self, message: discord.Message) -> bool:
+        me = self.bot.user
+        return me is not None and any(u.id == me.id for u in message.mentions)
+
+    # ---- application commands ------------------------------------------------------------
+    @app_commands.command(name="analyze", description="Which rappers does this note sound like?")
+    @app_commands.describe(audio="A voice note or audio file (ogg, mp3, wav, m4a...)")
+    async def analyze(self, interaction: discord.Interaction, audio: discord.Attachment) -> None:
+        await interaction.response.defer(thinking=True)  # analysis takes longer than 3 s
+        member = member_of(interaction.user, interaction.guild_id)
+        reply = await analyze_attachment(self.service, member, audio)
+        await send_followup(interaction, reply)
+
+    async def analyze_message(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        """The "Analyze voice" message menu: the note is attributed to the message's author."""
+        await interaction.response.defer(thinking=True)
+        attachment = pick_audio(self.service, message.attachments)
+        if message.author.bot:
+            reply = Reply(BOT_AUTHOR, ok=False)
+        elif attachment is None:
+            first = message.attachments[0] if message.attachments else None
+            refusal = refusal_for(self.service, first) if first else None
+            reply = Reply(refusal or NO_AUDIO_IN_MESSAGE, ok=False)
+        else:
+            member = member_of(message.author, interaction.guild_id)
+            reply = await analyze_attachment(self.service, member, attachment)
+        await send_followup(interaction, reply)

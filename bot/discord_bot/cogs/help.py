@@ -1,0 +1,20 @@
+"""``/help``: the service's help text, shown only to the caller."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from ...service import RapService
+from ..common import clip
+
+
+class HelpCog(commands.Cog):
+    def __init__(self, bot: commands.Bot, service: RapService) -> None:
+        self.bot = bot
+        self.service = service
+
+    @app_commands.command(name="help", description="What I do and how to use me")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(clip(self.service.help_text()), ephemeral=True)
