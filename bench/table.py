@@ -51,10 +51,30 @@ def latency_table(doc: dict) -> str:
     )
 
 
+def bot_table(doc: dict) -> str:
+    rss = ", ".join(f"{r['peak']:.0f}" for r in doc["worker_rss_mb"].values())
+    lat = doc["reply_latency_s"]
+    return (
+        f"| {doc['workers']} workers, {doc['clients']} members sending at once, "
+        f"{doc['notes']} notes of {doc['note_seconds']:.0f} s | "
+        f"{doc['notes_per_minute']:.0f} notes/min, {doc['failed']} failed |\n"
+        f"| reply latency under that load (queue wait included) | p50 {lat['p50']:.2f} s, "
+        f"p95 {lat['p95']:.2f} s |\n"
+        f"| RSS per worker (peak) | {rss} MB |\n"
+        f"| bot process RSS | {doc['bot_process_rss_mb']['peak']:.0f} MB |\n"
+        f"| pool start (load + warm-up, all workers) | {doc['pool_start_s']:.1f} s |"
+    )
+
+
 def main(argv: list[str]) -> int:
     for path in argv:
         doc = json.loads(Path(path).read_text())
-        print(accuracy_table(doc) if "conditions" in doc else latency_table(doc))
+        if "conditions" in doc:
+            print(accuracy_table(doc))
+        elif "notes_per_minute" in doc:
+            print(bot_table(doc))
+        else:
+            print(latency_table(doc))
         print()
     return 0
 
