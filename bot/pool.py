@@ -230,27 +230,34 @@ class ProcessPool:
     async def _serve(self, slot: int) -> None:
         assert self._queue is not None
         while True:
+            await self._healthy(slot)  # a crashed worker is replaced before the next job
             kind, payload, fut = await self._queue.get()
             if fut.done():  # the caller gave up while the job waited
                 continue
-            worker = await self._healthy(slot)
+            worker = await self._healthy(slot)  # it may have died while idle (OOM killer)
             self._busy[slot] = True
             try:
-                fut_result = await self._run(worker, kind, payload)
+                result = await self._run(worker, kind, payload)
+                if not fut.done():  # the caller may have stopped waiting
+                    fut.set_result(result)
             except JobError as e:
                 if not fut.done():
                     fut.set_exception(e)
                 if isinstance(e, WorkerCrashed | JobTimedOut):
                     await asyncio.to_thread(worker.kill)
                     self._workers[slot] = None
-            else:
+            except asyncio.CancelledError:  # close() while this job ran
                 if not fut.done():
-                    fut.set_result(fut_result)
+                    fut.set_exception(PoolClosed("the bot is shutting down; try again soon"))
+                raise
             finally:
                 self._busy[slot] = False
 
     async def _healthy(self, slot: int) -> _Worker:
-        """This slot's worker, replacing a dead one first (retrying until one starts)."""
+        """This slot's worker, replacing a dead one first (retrying until one starts).
+
+        While a slot cannot start a worker, it takes no jobs; the other slots go on.
+        """
         while True:
             worker = self._workers[slot]
             if worker is not None and worker.process.is_alive():
