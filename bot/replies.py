@@ -212,7 +212,8 @@ def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
-def help_text(settings: Settings) -> str:
+def help_text(settings: Settings, max_upload_mb: float | None = None) -> str:
+    upload_mb = min(settings.max_upload_mb, max_upload_mb or settings.max_upload_mb)
     return "\n".join(
         [
             "Rap Simulator: send me a voice note of yourself rapping (or an audio file) and "
@@ -222,7 +223,7 @@ def help_text(settings: Settings) -> str:
             "/compare: how alike two members sound (from their latest notes)",
             "/forget: delete everything I keep about you",
             "",
-            f"Files up to {settings.max_upload_mb:g} MB and {settings.max_note_seconds:.0f} s; "
+            f"Files up to {upload_mb:g} MB and {settings.max_note_seconds:.0f} s; "
             "I analyse the best 30 seconds.",
             "Privacy: I never keep audio. I keep a voice fingerprint, style numbers and a small "
             f"spectrogram of your last {settings.profiles_per_member} notes for "

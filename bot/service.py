@@ -191,8 +191,9 @@ class RapService:
         counts = await asyncio.to_thread(self.store.forget, platform, member_id)
         return Reply(replies.forgotten(counts))
 
-    def help_text(self) -> str:
-        return replies.help_text(self.settings)
+    def help_text(self, max_upload_mb: float | None = None) -> str:
+        """What the bot does; ``max_upload_mb``: a platform's own lower download limit."""
+        return replies.help_text(self.settings, max_upload_mb)
 
 
 def _looks_like_media(filename: str | None, mime: str | None) -> bool:

@@ -219,3 +219,10 @@ def test_artist_pages():
     assert len(pages) == 3 and pages[2].count("\n") == 5
     assert pages[0].startswith("Artists (45), page 1/3") and "(demo voice)" in pages[0]
     assert "45. A44" in pages[2]
+
+
+def test_help_text_states_the_platforms_lower_upload_limit():
+    settings = Settings(max_upload_mb=25)
+    assert "Files up to 25 MB" in replies.help_text(settings)
+    assert "Files up to 20 MB" in replies.help_text(settings, 20.0)  # Telegram's public API
+    assert "Files up to 25 MB" in replies.help_text(settings, 50.0)

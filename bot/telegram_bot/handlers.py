@@ -122,10 +122,8 @@ class TelegramHandlers:
 
     # ---- commands ----------------------------------------------------------------------
     async def on_help(self, message: Message) -> None:
-        text = self.service.help_text()
-        if media.download_limit(self.settings) < self.settings.max_upload_bytes:
-            text += "\n" + texts.PUBLIC_API_LIMIT
-        await self._reply_text(message, text)
+        limit_mb = media.download_limit(self.settings) / 2**20  # 20 on the public Bot API
+        await self._reply_text(message, self.service.help_text(limit_mb))
 
     async def on_forget(self, message: Message) -> None:
         member = member_of(message.from_user, message.chat)

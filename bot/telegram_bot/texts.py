@@ -15,7 +15,6 @@ APOLOGY = "Sorry, something went wrong on my side with that one. Please try agai
 DOWNLOAD_FAILED = "I couldn't fetch that file from Telegram. Please send it again."
 ANONYMOUS = "I can't tell who you are when you post anonymously; post as yourself to use that."
 NO_ARTISTS = "The artist catalogue is empty right now."
-PUBLIC_API_LIMIT = "On Telegram, bots can only download files up to 20 MB."
 COMPARE_USAGE = (
     "To compare voices, reply to a member's message with /compare, or name them: "
     "/compare @name (you and them) or /compare @first @second. "
