@@ -14,7 +14,7 @@ from __future__ import annotations
 from .analyzer import Analyzer, AnalyzerOptions
 from .audio import DecodedAudio, decode
 from .build import BuildReport, add_clips, build_catalog
-from .catalog import ArtistInfo, Catalog
+from .catalog import ArtistInfo, Catalog, atomic_write
 from .demo import SAMPLE_NOTE, demo_catalog
 from .encoders import DEFAULT_ENCODER, Encoder, l2_normalize, load_encoder
 from .errors import (
@@ -60,6 +60,7 @@ __all__ = [
     "RapsimError",
     "StyleProfile",
     "add_clips",
+    "atomic_write",
     "build_catalog",
     "decode",
     "demo_catalog",
