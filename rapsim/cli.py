@@ -335,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_catalog_add)
 
+    from . import kit
+
+    kit.add_parsers(sub)
+
     for name, func in (("discord", cmd_discord), ("telegram", cmd_telegram)):
         p = sub.add_parser(
             name, help=f"run the {name.title()} bot (settings: environment and .env)"

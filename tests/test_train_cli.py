@@ -1,0 +1,48 @@
+"""``rapsim train`` on a real (small) catalogue: heads land beside it and load back."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from rapsim.cli import main
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_train_writes_both_heads_that_load_for_this_encoder_only(catalog_dir, tmp_path, capsys):
+    from inference import Catalog
+    from models import HeadError, apply_head, load_head, predict_proba
+    from models.data import CatalogData
+
+    cat_dir = shutil.copytree(catalog_dir, tmp_path / "cat")
+    assert main(["train", str(cat_dir), "--epochs", "3", "--loss", "supcon"]) == 0
+    out = capsys.readouterr().out
+    assert "3 artists, 9 recordings" in out and "siamese: best epoch" in out
+    catalog = Catalog.load(cat_dir)  # the catalogue itself is untouched and still loads
+    data = CatalogData.from_catalog(catalog)
+    head, config, meta = load_head(cat_dir / "heads/siamese.pt", expect_encoder=catalog.encoder)
+    assert config.loss == "supcon" and meta["encoder"]["name"] == catalog.encoder["name"]
+    z = apply_head(head, data.X)
+    assert z.shape == (len(data.y), config.output_dim)
+    np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, atol=1e-5)
+    clf, clf_config, _ = load_head(cat_dir / "heads/classifier.pt", expect_encoder=catalog.encoder)
+    assert clf_config.artists == tuple(catalog.artists)
+    assert predict_proba(clf, data.X).shape == (len(data.y), 3)
+    other = {**catalog.encoder, "version": "9.9"}
+    with pytest.raises(HeadError):
+        load_head(cat_dir / "heads/siamese.pt", expect_encoder=other)
+
+
+def test_train_on_a_missing_catalogue_is_one_line(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err.startswith("rapsim: no catalogue at")
