@@ -12,8 +12,10 @@ use only these.
     head, config, meta = load_head("heads/supcon.pt", expect_encoder=catalog.encoder)
     vectors = apply_head(head, embeddings)     # float32 (n, output_dim), unit rows
 
-Not here yet: computing embeddings from audio, wiring a head into a catalogue or the
-analyzer, and retrieval benchmarks.
+Evaluation lives in ``models.metrics`` (pair AUC, threshold accuracy, centroid accuracy,
+silhouette, P@k) and ``models.evaluate`` (stratified group k-fold over recordings, the
+table); ``models.data`` turns a catalogue into training arrays. Not here yet: wiring a
+head into the analyzer, plots, and the augmentation study on the benchmark corpus.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""``rapsim train``: train heads on a catalogue's embeddings and store them beside it.
+"""``rapsim train`` and ``rapsim evaluate``: the training kit's commands.
+
+``train`` fits heads on a catalogue's embeddings and stores them beside it;
+``evaluate`` runs the stratified group k-fold (by recording) and prints the table.
 
 Heads are written to ``CATALOG/heads/<kind>.pt`` (self-describing: config, encoder id,
 loss history). Analysis does not use them yet: a head replaces the catalogue's LDA space
@@ -59,6 +62,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from inference import Catalog
+    from models.data import CatalogData
+    from models.evaluate import evaluate_kfold, markdown_table
+
+    data = CatalogData.from_catalog(Catalog.load(args.catalog))
+    heads = () if args.no_heads else ("siamese", "classifier")
+    result = evaluate_kfold(
+        data.X,
+        data.y,
+        data.groups,
+        data.styles,
+        original=data.original,
+        artists=data.artists,
+        folds=args.folds,
+        seed=args.seed,
+        heads=heads,
+        head_epochs=args.epochs,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    print(markdown_table(result))
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {out}")
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a Siamese and/or classifier head on a catalogue")
     p.add_argument("catalog", metavar="CATALOG_DIR")
@@ -72,3 +106,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=100, help="at most (early stopping)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="stratified group k-fold: raw encoder vs heads vs style fusion (table)",
+    )
+    p.add_argument("catalog", metavar="CATALOG_DIR")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="cap head training epochs")
+    p.add_argument("--no-heads", action="store_true", help="raw encoder and style fusion only")
+    p.add_argument("--json", metavar="FILE", help="also write the full result as JSON")
+    p.set_defaults(func=cmd_evaluate)

@@ -46,3 +46,19 @@ def test_train_writes_both_heads_that_load_for_this_encoder_only(catalog_dir, tm
 def test_train_on_a_missing_catalogue_is_one_line(tmp_path, capsys):
     assert main(["train", str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err.startswith("rapsim: no catalogue at")
+
+
+def test_evaluate_prints_the_table_and_writes_json(catalog_dir, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "eval.json"
+    args = ["evaluate", str(catalog_dir), "--folds", "3", "--epochs", "3", "--json", str(out)]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("| method | AUC |")
+    for method in ("raw", "siamese", "classifier", "raw+style"):
+        assert f"\n| {method} |" in table
+    result = json.loads(out.read_text())
+    assert result["folds"] == 3 and result["n_artists"] == 3 and result["n_groups"] == 9
+    cosine = result["methods"]["raw"]["cosine_test_acc"]
+    assert len(cosine["values"]) == 3 and 0.0 <= cosine["mean"] <= 1.0
