@@ -11,17 +11,25 @@ changes.
 The settings deliberately differ from the benchmark's query conditions (±2 semitones,
 ±10 % tempo, its own room/phone chain): the benchmark measures generalisation, not
 recall of the same transforms. Only used at build time; nothing here runs on a request.
+
+``CHANNEL_VARIANTS`` are what separates a member's phone note from a studio take, drawn
+per clip: a random band-pass, a longer room, low-bitrate opus (needs ffmpeg), a drum beat
+underneath (synthesised here, not the benchmark's beat), and a phone chain of room, band
+and opus. ``AUGMENT_SETS`` names the variant sets a catalogue can be built with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 import numpy as np
 import scipy.signal
 
 from .constants import SAMPLE_RATE
+from .errors import RapsimError
 
 Variant = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -81,6 +89,119 @@ def noise(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _level_like(wav + np.sqrt(power) * rng.standard_normal(wav.size), wav)
 
 
+# ---- channel variants -------------------------------------------------------------
+BAND_LOW_HZ = (150.0, 400.0)
+BAND_HIGH_HZ = (2800.0, 5000.0)
+REVERB_RT60_SECONDS = (0.3, 0.9)
+REVERB_DRR_DB = (-3.0, 6.0)
+OPUS_KBPS = (10.0, 24.0)
+BEAT_BPM = (70.0, 110.0)
+BEAT_SNR_DB = (0.0, 10.0)  # active voice over beat power
+FFMPEG_TIMEOUT_SECONDS = 60.0
+
+
+def band(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A band-pass with edges drawn from BAND_LOW_HZ and BAND_HIGH_HZ (one pass, causal)."""
+    edges = (rng.uniform(*BAND_LOW_HZ), rng.uniform(*BAND_HIGH_HZ))
+    sos = scipy.signal.butter(4, edges, btype="bandpass", fs=SAMPLE_RATE, output="sos")
+    return _level_like(scipy.signal.sosfilt(sos, wav), wav)
+
+
+def reverb(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A full-band room with RT60 and direct-to-reverberant ratio drawn per clip."""
+    rt60 = rng.uniform(*REVERB_RT60_SECONDS)
+    n = int(1.2 * rt60 * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    tail = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
+    tail *= np.sqrt(10 ** (-rng.uniform(*REVERB_DRR_DB) / 10) / np.sum(tail**2))
+    tail[0] = 1.0
+    return _level_like(scipy.signal.fftconvolve(wav, tail)[: wav.size], wav)
+
+
+def opus_round_trip(wav: np.ndarray, kbps: float) -> np.ndarray:
+    """``wav`` encoded to ogg/opus at ``kbps`` (libopus, voip) and decoded back, same length.
+    RapsimError when ffmpeg is missing or fails."""
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise RapsimError("the opus variants need ffmpeg, which is not installed")
+    raw = ["-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", "1"]
+    base = [exe, "-nostdin", "-hide_banner", "-loglevel", "error"]
+    encode = [*raw, "-i", "pipe:0", "-ar", "48000", "-c:a", "libopus", "-b:a", f"{kbps:.0f}k"]
+    encode += ["-application", "voip", "-f", "ogg", "pipe:1"]
+    data = np.ascontiguousarray(wav, dtype=np.float32).tobytes()
+    for args in (encode, ["-f", "ogg", "-i", "pipe:0", *raw, "pipe:1"]):
+        try:
+            proc = subprocess.run(
+                [*base, *args], input=data, capture_output=True, timeout=FFMPEG_TIMEOUT_SECONDS
+            )
+        except subprocess.TimeoutExpired as e:
+            raise RapsimError("ffmpeg took too long on an opus variant") from e
+        if proc.returncode != 0:
+            tail = proc.stderr.decode(errors="replace").strip()[-200:]
+            raise RapsimError(f"ffmpeg failed on an opus variant: {tail}")
+        data = proc.stdout
+    out = np.frombuffer(data, dtype=np.float32)[: wav.size]
+    return np.pad(out, (0, wav.size - out.size))
+
+
+def opus(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Low-bitrate opus, bitrate drawn from OPUS_KBPS."""
+    return _level_like(opus_round_trip(wav, rng.uniform(*OPUS_KBPS)), wav)
+
+
+def _hit(n: int, decay_s: float, rng: np.random.Generator, tone_hz: float = 0.0) -> np.ndarray:
+    t = np.arange(n) / SAMPLE_RATE
+    env = np.exp(-t / decay_s)
+    if tone_hz:  # a kick: a sine whose pitch falls by half over the hit
+        phase = 2 * np.pi * np.cumsum(tone_hz * (0.5 + 0.5 * env)) / SAMPLE_RATE
+        return np.sin(phase) * env
+    return rng.standard_normal(n) * env
+
+
+def drum_loop(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A kick / snare / hi-hat loop of ``n`` samples, tempo drawn from BEAT_BPM, unit RMS."""
+    step = int(SAMPLE_RATE * 60.0 / rng.uniform(*BEAT_BPM) / 2)  # eighth notes
+    hat = scipy.signal.sosfilt(
+        scipy.signal.butter(2, 6000, btype="highpass", fs=SAMPLE_RATE, output="sos"),
+        _hit(step, 0.02, rng),
+    )
+    kick = _hit(step, 0.12, rng, tone_hz=rng.uniform(50, 70))
+    snare_band = scipy.signal.butter(
+        2, (1000, 5000), btype="bandpass", fs=SAMPLE_RATE, output="sos"
+    )
+    snare = 0.6 * scipy.signal.sosfilt(snare_band, _hit(step, 0.08, rng)) + 0.3 * _hit(
+        step, 0.06, rng, tone_hz=190
+    )
+    out = np.zeros(n + step)
+    for i, start in enumerate(range(0, n, step)):
+        beat = i % 8
+        sound = 0.25 * hat
+        if beat in (0, 4) or (beat == 5 and rng.random() < 0.5):
+            sound = sound + kick
+        if beat in (2, 6):
+            sound = sound + snare
+        out[start : start + step] += sound
+    out = out[:n]
+    return out / max(float(np.sqrt(np.mean(out**2))), 1e-12)
+
+
+def beat(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A drum loop under the voice at an SNR drawn from BEAT_SNR_DB (voice power over the
+    beat's, the voice measured where it is within 40 dB of its loudest 10 ms)."""
+    frames = wav[: wav.size // 160 * 160].reshape(-1, 160) if wav.size >= 160 else wav[None, :]
+    energy = np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12
+    active = float(energy[10 * np.log10(energy) > 10 * np.log10(energy.max()) - 40].mean())
+    loop = drum_loop(wav.size, rng) * np.sqrt(active / 10 ** (rng.uniform(*BEAT_SNR_DB) / 10))
+    mix = wav + loop
+    peak = float(np.max(np.abs(mix))) if mix.size else 0.0
+    return (mix / peak * 0.99 if peak > 0.99 else mix).astype(np.float32)
+
+
+def phone(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A phone in a room: a short room, a phone band and opus, all drawn per clip."""
+    return opus(band(room(wav, rng), rng), rng)
+
+
 VARIANTS: dict[str, Variant] = {
     "pitch-1.5": pitch(-1.5),
     "pitch+1.5": pitch(1.5),
@@ -88,4 +209,18 @@ VARIANTS: dict[str, Variant] = {
     "tempo1.15": tempo(1.15),
     "room": room,
     "noise": noise,
+}
+
+CHANNEL_VARIANTS: dict[str, Variant] = {
+    "band": band,
+    "reverb": reverb,
+    "opus": opus,
+    "beat": beat,
+    "phone": phone,
+}
+
+AUGMENT_SETS: Mapping[str, Mapping[str, Variant]] = {
+    "none": {},
+    "gallery": VARIANTS,
+    "channel": {**VARIANTS, **CHANNEL_VARIANTS},
 }
