@@ -5,6 +5,8 @@
 each fold scores several spaces on the held-out clips with ``models.metrics``:
 
 * ``raw``: the encoder embeddings themselves;
+* ``lda``: the catalogue's own matching space (``inference.matching.fit_projection``,
+  shrunk LDA) fitted on the training fold, the baseline a head has to beat;
 * ``siamese``: a metric-learning head trained on the training fold;
 * ``classifier``: a softmax head trained on the training fold (its embedding for the
   cosine metrics, its probabilities for softmax accuracy);
@@ -14,6 +16,10 @@ The gallery for centroid and retrieval metrics is the training fold (every row, 
 copies included, as in a catalogue); queries are the test fold's original clips. Training
 P@k / hit@k query the training fold's original clips against themselves (never a row
 against itself) and show how much a space memorises recordings.
+
+With ``collect=True`` the result also holds ``details`` (``SpaceDetails`` per method:
+held-out predictions, pair similarities, silhouettes, artist-by-artist similarity, and
+the first fold's vectors) for ``models.plots``; they are not JSON and not in the table.
 
 This module does not read catalogues or audio, save heads, or pick a winner; the caller
 passes arrays (``Catalog.embeddings``, ``clip_artist``, ``clips[i].source``, ``original``,
@@ -26,6 +32,7 @@ import dataclasses
 import logging
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -59,6 +66,84 @@ TABLE_COLUMNS = (
     ("P@5 test", "p_at_5_test"),
     ("hit@5 test", "hit_at_5_test"),
 )
+
+
+@dataclass
+class SpaceDetails:
+    """What the plots need from one method's space, gathered over the held-out folds.
+
+    Each fold's head is a different space, so nothing here mixes vectors of two folds:
+    pairs, silhouettes and similarities are computed within a fold, then pooled.
+    """
+
+    n_artists: int
+    true: list[np.ndarray] = field(default_factory=list)  # test artist ids, per fold
+    predicted: list[np.ndarray] = field(default_factory=list)  # nearest-centroid ids
+    pair_sims: list[np.ndarray] = field(default_factory=list)  # test pairs i < j
+    pair_same: list[np.ndarray] = field(default_factory=list)
+    silhouettes: list[np.ndarray] = field(default_factory=list)  # per test row (nan: none)
+    sim_sum: np.ndarray = field(init=False, repr=False)  # (artists, artists)
+    sim_count: np.ndarray = field(init=False, repr=False)
+    first_fold: dict[str, np.ndarray] = field(default_factory=dict)  # train/test vectors
+
+    def __post_init__(self) -> None:
+        self.sim_sum = np.zeros((self.n_artists, self.n_artists))
+        self.sim_count = np.zeros((self.n_artists, self.n_artists))
+
+    def add_fold(self, zt: np.ndarray, yt: np.ndarray, zq: np.ndarray, yq: np.ndarray) -> None:
+        """One fold: training rows (zt, yt) make the centroids, test rows (zq, yq) are scored."""
+        if not len(zq):
+            return
+        self.true.append(yq)
+        self.predicted.append(metrics.nearest_centroid(zt, yt, zq))
+        sims, same = metrics.pair_scores(zq, yq)
+        self.pair_sims.append(sims)
+        self.pair_same.append(same)
+        rows = np.full(len(yq), np.nan)
+        if metrics.silhouette_defined(yq):
+            from sklearn.metrics import silhouette_samples
+
+            rows = silhouette_samples(zq, yq, metric="cosine")
+        self.silhouettes.append(rows)
+        onehot = np.zeros((len(yq), self.n_artists))
+        onehot[np.arange(len(yq)), yq] = 1.0
+        gram = np.asarray(zq, np.float64) @ np.asarray(zq, np.float64).T
+        np.fill_diagonal(gram, 0.0)  # a clip is not compared with itself
+        counts = onehot.sum(axis=0)
+        self.sim_sum += onehot.T @ gram @ onehot
+        self.sim_count += np.outer(counts, counts) - np.diag(counts)
+        if not self.first_fold:
+            self.first_fold = {"train": zt, "train_y": yt, "test": zq, "test_y": yq}
+
+    def confusion(self) -> np.ndarray:
+        """(artists, artists) counts: row = true artist, column = predicted."""
+        out = np.zeros((self.n_artists, self.n_artists), dtype=np.int64)
+        if self.true:
+            np.add.at(out, (np.concatenate(self.true), np.concatenate(self.predicted)), 1)
+        return out
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.pair_sims:
+            return np.zeros(0), np.zeros(0, dtype=bool)
+        return np.concatenate(self.pair_sims), np.concatenate(self.pair_same)
+
+    def silhouette_by_artist(self) -> dict[int, float]:
+        """{artist id: mean held-out silhouette of its test rows} (artists with a value)."""
+        if not self.true:
+            return {}
+        y, s = np.concatenate(self.true), np.concatenate(self.silhouettes)
+        return {
+            int(a): float(np.nanmean(s[y == a]))
+            for a in np.unique(y)
+            if np.isfinite(s[y == a]).any()
+        }
+
+    def similarity(self) -> np.ndarray:
+        """(artists, artists) mean cosine between held-out clips of two artists (nan: no pair)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(
+                self.sim_count > 0, self.sim_sum / np.maximum(self.sim_count, 1), np.nan
+            )
 
 
 def kfold_splits(
@@ -153,6 +238,7 @@ def evaluate_kfold(
     heads: Sequence[str] = ("siamese", "classifier"),
     head_epochs: int | None = None,
     progress: Callable[[str], None] | None = None,
+    collect: bool = False,
 ) -> dict[str, Any]:
     """Score raw embeddings, trained heads and the style fusion on k recording-disjoint folds.
 
@@ -165,7 +251,9 @@ def evaluate_kfold(
 
     Returns {"folds": k, "methods": {method: {metric: {"mean", "std", "values"}}},
     "n_clips", "n_artists", "n_groups"}; means and stds skip nan folds. Metric names are
-    ``METRICS``; softmax accuracy is nan except for the classifier.
+    ``METRICS``; softmax accuracy is nan except for the classifier. Methods: ``raw``,
+    ``lda``, the trained heads, ``raw+style``. With ``collect``, also "details":
+    {method: SpaceDetails} for ``models.plots``.
     """
     x = np.ascontiguousarray(X, dtype=np.float32)
     labels = np.asarray(y).astype(np.int64)
@@ -183,7 +271,7 @@ def evaluate_kfold(
     if len(names) < n_names:
         raise ValueError(f"artist id {n_names - 1} is past the {len(names)} artist names")
     orig = np.ones(len(x), bool) if original is None else np.asarray(original, bool)
-    methods = ["raw", *[h for h in ("siamese", "classifier") if h in heads]]
+    methods = ["raw", "lda", *[h for h in ("siamese", "classifier") if h in heads]]
     if styles is not None:
         if np.shape(styles)[0] != len(x):
             raise ValueError(f"styles has {np.shape(styles)[0]} rows, not {len(x)}")
@@ -191,6 +279,7 @@ def evaluate_kfold(
     encoder = {"name": "kfold-evaluation", "version": "0", "dim": x.shape[1]}
     splits = kfold_splits(labels, grp, folds=folds, seed=seed, original=orig)
     scores: dict[str, dict[str, list[float]]] = {m: {k: [] for k in METRICS} for m in methods}
+    details = {m: SpaceDetails(len(names)) for m in methods} if collect else {}
 
     def say(line: str) -> None:
         log.info("%s", line)
@@ -202,12 +291,15 @@ def evaluate_kfold(
         for method in methods:
             say(f"fold {f}/{len(splits)}: {method} ({len(train)} train, {len(test)} test rows)")
             if method == "raw":
-                fold = _score_space(x, labels, train, test, train_orig)
+                Z, fold = x, _score_space(x, labels, train, test, train_orig)
+            elif method == "lda":
+                Z = _lda_space(x, labels, train)
+                fold = _score_space(Z, labels, train, test, train_orig)
             elif method == "raw+style":
-                fused = style_fusion(x, np.asarray(styles), train)
-                fold = _score_space(fused, labels, train, test, train_orig)
+                Z = style_fusion(x, np.asarray(styles), train)
+                fold = _score_space(Z, labels, train, test, train_orig)
             else:
-                fold = _score_head(
+                Z, fold = _score_head(
                     method,
                     x,
                     labels,
@@ -222,13 +314,28 @@ def evaluate_kfold(
                 )
             for k in METRICS:
                 scores[method][k].append(fold[k])
-    return {
+            if collect:
+                details[method].add_fold(Z[train], labels[train], Z[test], labels[test])
+    result: dict[str, Any] = {
         "folds": len(splits),
         "methods": {m: {k: _summary(v) for k, v in per.items()} for m, per in scores.items()},
         "n_clips": len(x),
         "n_artists": len(np.unique(labels)),
         "n_groups": len(np.unique(grp)),
     }
+    if collect:
+        result["details"] = details
+    return result
+
+
+def _lda_space(x: np.ndarray, labels: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Every row in the shrunk-LDA space fitted on the training rows (the catalogue's
+    default matching space; identity with fewer than 8 artists), unit rows."""
+    from inference.encoders import l2_normalize
+    from inference.matching import fit_projection
+
+    proj = fit_projection(x[train], labels[train], "lda")
+    return l2_normalize((x - proj["mean"]) @ proj["matrix"]) if proj else x
 
 
 def _score_head(
@@ -243,11 +350,11 @@ def _score_head(
     encoder: dict[str, Any],
     seed: int,
     head_epochs: int | None,
-) -> dict[str, float]:
+) -> tuple[np.ndarray, dict[str, float]]:
     """Train a ``kind`` head on the training rows and score its space on the fold. The
     classifier is trained over the artists present in training (labels remapped to
     0..k-1); its probability columns map back to the original ids, so a test artist it
-    never saw always counts as wrong."""
+    never saw always counts as wrong. Returns (every row in the head's space, scores)."""
     present = np.unique(labels[train])
     local = np.searchsorted(present, labels[train])
     config = HeadConfig(
@@ -265,7 +372,7 @@ def _score_head(
         full = np.zeros((len(test), len(names)), dtype=np.float32)  # columns = artist ids
         full[:, present] = predict_proba(result.head, x[test])
         fold["softmax_test_acc"] = metrics.softmax_accuracy(full, labels[test])
-    return fold
+    return Z, fold
 
 
 def markdown_table(result: dict[str, Any]) -> str:

@@ -102,6 +102,15 @@ def threshold_curve(
     rate = share of same-artist pairs rejected); a rate is nan when its pair kind is absent.
     """
     s, same = pair_scores(Z, y)
+    return threshold_curve_from_pairs(s, same, thresholds)
+
+
+def threshold_curve_from_pairs(
+    s: np.ndarray, same: np.ndarray, thresholds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``threshold_curve`` from pair similarities s (m,) and same-artist flags (m,)."""
+    s = np.asarray(s, dtype=np.float64)
+    same = np.asarray(same, dtype=bool)
     t = np.asarray(thresholds, dtype=np.float64).reshape(-1)
     pos, neg = np.sort(s[same]), np.sort(s[~same])
     rejected_pos = np.searchsorted(pos, t, side="left")  # same pairs with score < t
@@ -126,11 +135,18 @@ def centroid_accuracy(
     yt, yq = _labels(y_train, len(zt)), _labels(y_test, len(zq))
     if len(zq) == 0 or len(zt) == 0:
         return float("nan")
+    return float(np.mean(nearest_centroid(zt, yt, zq) == yq))
+
+
+def nearest_centroid(Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray) -> np.ndarray:
+    """(m,) predicted artist of each test row: the training artist whose L2-normalised mean
+    row has the highest cosine (Z_train (n, d) with n >= 1, y_train (n,), Z_test (m, d))."""
+    zt, zq = _rows(Z_train), _rows(Z_test)
+    yt = _labels(y_train, len(zt))
     artists = np.unique(yt)
     centroids = np.stack([zt[yt == a].mean(axis=0) for a in artists])
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-    predicted = artists[np.argmax(zq @ centroids.T, axis=1)]
-    return float(np.mean(predicted == yq))
+    return artists[np.argmax(zq @ centroids.T, axis=1)]
 
 
 def softmax_accuracy(proba: np.ndarray, y: np.ndarray) -> float:
@@ -144,8 +160,9 @@ def softmax_accuracy(proba: np.ndarray, y: np.ndarray) -> float:
 
 
 # ---- clustering -------------------------------------------------------------------------
-def _silhouette_defined(labels: np.ndarray) -> bool:
-    counts = np.unique(labels, return_counts=True)[1]
+def silhouette_defined(labels: np.ndarray) -> bool:
+    """Whether a cosine silhouette exists for these labels (see ``cosine_silhouette``)."""
+    counts = np.unique(np.asarray(labels), return_counts=True)[1]
     # sklearn needs 2 <= n_labels <= n_samples - 1; all singletons carry no cohesion signal
     return 2 <= len(counts) <= len(labels) - 1 and bool((counts > 1).any())
 
@@ -156,7 +173,7 @@ def cosine_silhouette(Z: np.ndarray, y: np.ndarray) -> float:
     with fewer than 2 artists, or when every artist has a single row."""
     z = _rows(Z)
     labels = _labels(y, len(z))
-    if not _silhouette_defined(labels):
+    if not silhouette_defined(labels):
         return float("nan")
     return float(silhouette_score(z, labels, metric="cosine"))
 
@@ -168,7 +185,7 @@ def silhouette_by_artist(Z: np.ndarray, y: np.ndarray) -> dict[int, float]:
     z = _rows(Z)
     labels = _labels(y, len(z))
     artists = np.unique(labels)
-    if not _silhouette_defined(labels):
+    if not silhouette_defined(labels):
         return {int(a): float("nan") for a in artists}
     per_row = silhouette_samples(z, labels, metric="cosine")
     return {int(a): float(per_row[labels == a].mean()) for a in artists}

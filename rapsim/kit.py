@@ -69,7 +69,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from models.data import CatalogData
     from models.evaluate import evaluate_kfold, markdown_table
 
-    data = CatalogData.from_catalog(Catalog.load(args.catalog))
+    catalog = Catalog.load(args.catalog)
+    data = CatalogData.from_catalog(catalog)
     heads = () if args.no_heads else ("siamese", "classifier")
     result = evaluate_kfold(
         data.X,
@@ -83,13 +84,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         heads=heads,
         head_epochs=args.epochs,
         progress=lambda line: print(line, file=sys.stderr),
+        collect=bool(args.plots),
     )
+    details = result.pop("details", {})
     print(markdown_table(result))
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {out}")
+    if args.plots:
+        from inference.constants import CATALOG_WINDOW_SECONDS
+        from models.plots import PLOTS, mel_page, write_plots
+
+        files = write_plots(details, data.artists, args.plots, seed=args.seed)
+        page = mel_page(
+            catalog.refs,
+            data.artists,
+            Path(args.plots) / "mel_by_artist.png",
+            CATALOG_WINDOW_SECONDS,
+        )
+        files += [page] if page else []
+        print(f"wrote {len(files)} plots to {args.plots}")
+        skipped = sorted(set(PLOTS) - {f.stem for f in files})
+        if skipped:
+            print(
+                f"not drawn: {', '.join(skipped)} (they need two held-out clips of one artist "
+                "in a fold: more recordings per artist or fewer --folds)"
+            )
     return 0
 
 
@@ -117,4 +139,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None, help="cap head training epochs")
     p.add_argument("--no-heads", action="store_true", help="raw encoder and style fusion only")
     p.add_argument("--json", metavar="FILE", help="also write the full result as JSON")
+    p.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="also draw t-SNE, silhouette, similarity, threshold and confusion plots per "
+        "method (DIR/<method>/*.png) and the mel spectrogram page",
+    )
     p.set_defaults(func=cmd_evaluate)

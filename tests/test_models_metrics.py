@@ -218,7 +218,7 @@ def test_evaluate_kfold_reports_every_method_and_metric(kfold_result):
         6,
         36,
     )
-    assert list(result["methods"]) == ["raw", "siamese", "classifier", "raw+style"]
+    assert list(result["methods"]) == ["raw", "lda", "siamese", "classifier", "raw+style"]
     for name, per in result["methods"].items():
         assert set(per) == set(METRICS)
         for metric, summary in per.items():
@@ -231,12 +231,12 @@ def test_evaluate_kfold_reports_every_method_and_metric(kfold_result):
         assert 0.5 < per["auc"]["mean"] <= 1.0
         assert 0.0 <= per["p_at_5_test"]["mean"] <= per["hit_at_5_test"]["mean"] <= 1.0
     assert 0.0 <= result["methods"]["classifier"]["softmax_test_acc"]["mean"] <= 1.0
-    assert len(lines) == 3 * 4
+    assert len(lines) == 3 * 5
 
 
 def test_markdown_table(kfold_result):
     table = markdown_table(kfold_result[0]).splitlines()
-    assert len(table) == 2 + 4
+    assert len(table) == 2 + 5
     assert "P@5 test" in table[0] and "hit@5 test" in table[0]
     raw = next(line for line in table if line.startswith("| raw |"))
     assert "±" in raw and "—" in raw  # raw has no softmax accuracy
@@ -245,7 +245,7 @@ def test_markdown_table(kfold_result):
 def test_evaluate_kfold_without_styles_or_heads():
     X, y, groups, _, _ = kfold_data(seed=1)
     result = evaluate_kfold(X, y, groups, folds=3, heads=())
-    assert list(result["methods"]) == ["raw"]
+    assert list(result["methods"]) == ["raw", "lda"]
     with pytest.raises(ValueError):
         evaluate_kfold(X, y, groups, folds=3, heads=("nope",))
 

@@ -52,13 +52,19 @@ def test_evaluate_prints_the_table_and_writes_json(catalog_dir, tmp_path, capsys
     import json
 
     out = tmp_path / "eval.json"
+    plots = tmp_path / "plots"
     args = ["evaluate", str(catalog_dir), "--folds", "3", "--epochs", "3", "--json", str(out)]
-    assert main(args) == 0
+    assert main([*args, "--plots", str(plots)]) == 0
     table = capsys.readouterr().out
     assert table.startswith("| method | AUC |")
-    for method in ("raw", "siamese", "classifier", "raw+style"):
+    for method in ("raw", "lda", "siamese", "classifier", "raw+style"):
         assert f"\n| {method} |" in table
+    # one clip per artist in each held-out fold: no same-artist pair to draw
+    assert "wrote 16 plots" in table and "not drawn: silhouette, threshold" in table
+    assert (plots / "mel_by_artist.png").stat().st_size > 10_000
+    assert (plots / "classifier" / "confusion.png").is_file()
     result = json.loads(out.read_text())
+    assert "details" not in result
     assert result["folds"] == 3 and result["n_artists"] == 3 and result["n_groups"] == 9
     cosine = result["methods"]["raw"]["cosine_test_acc"]
     assert len(cosine["values"]) == 3 and 0.0 <= cosine["mean"] <= 1.0
