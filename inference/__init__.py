@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .analyzer import Analyzer, AnalyzerOptions
 from .audio import DecodedAudio, decode
-from .build import BuildReport, add_clips, build_catalog
+from .build import BuildReport, add_clips, build_catalog, refit_matching
 from .catalog import ArtistInfo, Catalog, atomic_write
 from .demo import SAMPLE_NOTE, demo_catalog
 from .encoders import DEFAULT_ENCODER, Encoder, l2_normalize, load_encoder
@@ -67,4 +67,5 @@ __all__ = [
     "format_style_value",
     "l2_normalize",
     "load_encoder",
+    "refit_matching",
 ]

@@ -224,3 +224,13 @@ AUGMENT_SETS: Mapping[str, Mapping[str, Variant]] = {
     "gallery": VARIANTS,
     "channel": {**VARIANTS, **CHANNEL_VARIANTS},
 }
+DEFAULT_AUGMENT = "channel"  # bench.heads: phone notes 0.53 -> 0.84 top-1 over "gallery"
+
+
+def augment_set_of(names: list[str] | tuple[str, ...]) -> str:
+    """The name of the augmentation set made of these variant names (a catalogue's
+    ``matching["augment"]``); ValueError for a list no set matches."""
+    for set_name, variants in AUGMENT_SETS.items():
+        if sorted(variants) == sorted(names):
+            return set_name
+    raise ValueError(f"no augmentation set has exactly the variants {sorted(names)}")

@@ -9,18 +9,28 @@ reported, never fatal; a catalogue with no usable clip is.
 from __future__ import annotations
 
 import logging
+import shutil
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
-from .augment import VARIANTS
+from .augment import AUGMENT_SETS, DEFAULT_AUGMENT, augment_set_of
 from .catalog import Catalog, Clip, make_index
 from .constants import CATALOG_MIN_WINDOW_SECONDS, CATALOG_WINDOW_SECONDS, SAMPLE_RATE
 from .errors import CatalogError, RapsimError
-from .matching import DEFAULT_PROJECTION, DEFAULT_TOP_N, PROJECTIONS, Matcher, fit_matching
+from .matching import (
+    DEFAULT_PROJECTION,
+    DEFAULT_TOP_N,
+    HEAD_PREFIX,
+    PROJECTIONS,
+    Matcher,
+    fit_matching,
+)
 from .pipeline import Features, Pipeline
 
 log = logging.getLogger(__name__)
@@ -97,9 +107,11 @@ def windows(wav: np.ndarray) -> Iterable[tuple[float, np.ndarray]]:
             yield start / SAMPLE_RATE, chunk
 
 
-def _add_variants(rows: _Rows, pipeline: Pipeline, chunk: np.ndarray, seed: str) -> None:
+def _add_variants(
+    rows: _Rows, pipeline: Pipeline, chunk: np.ndarray, seed: str, augment: str
+) -> None:
     rng = np.random.default_rng(zlib.crc32(seed.encode()))
-    for name, make in VARIANTS.items():
+    for name, make in AUGMENT_SETS[augment].items():
         try:
             rows.add_variant(name, pipeline.embedding_from_wav(make(chunk, rng)))
         except RapsimError as e:  # e.g. a stretched window that lost its voice
@@ -113,7 +125,7 @@ def _add_file(
     path: Path,
     source: str,
     report: BuildReport,
-    augment: bool,
+    augment: str,
 ) -> None:
     try:
         decoded = pipeline.decode(path)
@@ -128,18 +140,39 @@ def _add_file(
             continue
         rows.add(artist, source, start, feats)
         report.clips += 1
-        if augment:
-            _add_variants(rows, pipeline, chunk, f"{source}@{start}")
+        _add_variants(rows, pipeline, chunk, f"{source}@{start}", augment)
 
 
 @dataclass(frozen=True)
 class _Settings:
     projection: str = DEFAULT_PROJECTION
     top_n: int = DEFAULT_TOP_N
-    augment: bool = True
+    augment: str = DEFAULT_AUGMENT
+
+    def check(self) -> None:
+        """Before hours of work: the options exist and the tools they need are here."""
+        if self.projection not in PROJECTIONS and not self.projection.startswith(HEAD_PREFIX):
+            raise ValueError(
+                f"unknown projection {self.projection!r}: use one of {', '.join(PROJECTIONS)}"
+            )
+        if self.augment not in AUGMENT_SETS:
+            raise ValueError(
+                f"unknown augmentation set {self.augment!r}: use one of {', '.join(AUGMENT_SETS)}"
+            )
+        if self.augment == "channel" and shutil.which("ffmpeg") is None:
+            raise CatalogError(
+                "the 'channel' augmentation (phone, opus) needs ffmpeg, which is not installed: "
+                "apt-get install ffmpeg, or build with augment 'gallery'"
+            )
 
 
-def _finish(rows: _Rows, pipeline: Pipeline, demo: set[str], settings: _Settings) -> Catalog:
+def _finish(
+    rows: _Rows,
+    encoder: Any,
+    demo: set[str],
+    settings: _Settings,
+    head: dict[str, Any] | None = None,
+) -> Catalog:
     if not rows.clips:
         raise CatalogError("no usable clip: every file was unreadable or had no voice")
     embeddings = np.stack(rows.embeddings).astype(np.float32)
@@ -147,12 +180,19 @@ def _finish(rows: _Rows, pipeline: Pipeline, demo: set[str], settings: _Settings
     groups = np.unique([c.source for c in rows.clips], return_inverse=True)[1]
     original = np.array([not c.variant for c in rows.clips])
     matching, proj = fit_matching(
-        embeddings, labels, groups, original, projection=settings.projection, top_n=settings.top_n
+        embeddings,
+        labels,
+        groups,
+        original,
+        projection=settings.projection,
+        top_n=settings.top_n,
+        fixed=head["projection"] if head else None,
     )
-    matching["augment"] = sorted(VARIANTS) if settings.augment else []
-    enc = pipeline.encoder
+    matching["augment"] = sorted(AUGMENT_SETS[settings.augment])
+    if head:
+        matching["head"] = head["info"]
     catalog = Catalog(
-        encoder={"name": enc.name, "version": enc.version, "dim": enc.dim},
+        encoder={"name": encoder.name, "version": encoder.version, "dim": encoder.dim},
         artists=rows.artists,
         demo_artists=demo,
         clips=rows.clips,
@@ -166,6 +206,13 @@ def _finish(rows: _Rows, pipeline: Pipeline, demo: set[str], settings: _Settings
     return catalog
 
 
+def _augment_of(names: list[str]) -> str:
+    try:
+        return augment_set_of(names)
+    except ValueError as e:
+        raise CatalogError(f"{e}: this catalogue comes from another version; rebuild it") from e
+
+
 def build_catalog(
     clips_dir: str | Path,
     pipeline: Pipeline,
@@ -173,14 +220,14 @@ def build_catalog(
     demo: bool = False,
     projection: str = DEFAULT_PROJECTION,
     top_n: int = DEFAULT_TOP_N,
-    augment: bool = True,
+    augment: str = DEFAULT_AUGMENT,
     progress: Progress | None = None,
 ) -> tuple[Catalog, BuildReport]:
-    """Embed every clip under ``clips_dir`` (one folder per artist); with ``augment``, also
-    each window's gallery variants (``inference.augment``)."""
-    settings = _Settings(projection, top_n, augment)  # validated before hours of work
-    if projection not in PROJECTIONS:
-        raise ValueError(f"unknown projection {projection!r}: use one of {', '.join(PROJECTIONS)}")
+    """Embed every clip under ``clips_dir`` (one folder per artist), and each window's
+    variants from the augmentation set ``augment`` (``inference.augment.AUGMENT_SETS``:
+    "none", "gallery", "channel")."""
+    settings = _Settings(projection, top_n, augment)
+    settings.check()
     clips_dir = Path(clips_dir)
     folders = find_artist_folders(clips_dir)
     todo = [(artist, f) for artist, files in folders.items() for f in files]
@@ -191,7 +238,7 @@ def build_catalog(
         artist = by_path[path]
         _add_file(rows, pipeline, artist, path, f"{artist}/{path.name}", report, augment)
     names = set(rows.artists) if demo else set()
-    return _finish(rows, pipeline, names, settings), report
+    return _finish(rows, pipeline.encoder, names, settings), report
 
 
 def add_clips(
@@ -209,8 +256,9 @@ def add_clips(
     settings = _Settings(
         m.get("projection", DEFAULT_PROJECTION),
         int(m.get("top_n", DEFAULT_TOP_N)),
-        bool(m.get("augment")),
+        _augment_of(m.get("augment", [])),
     )
+    settings.check()
     rows = _Rows(
         list(catalog.artists),
         list(catalog.clips),
@@ -223,4 +271,39 @@ def add_clips(
     for path in progress(paths, len(paths)) if progress else paths:
         _add_file(rows, pipeline, artist, path, f"{artist}/{path.name}", report, settings.augment)
     demo_names = set(catalog.demo_artists) | ({artist} if demo else set())
-    return _finish(rows, pipeline, demo_names, settings), report
+    # A trained head is kept as it is (it works for artists it never saw); only the
+    # calibration is refitted. Retraining with the new artist may still do better.
+    head = None
+    if settings.projection.startswith(HEAD_PREFIX):
+        head = {"projection": catalog.projection, "info": m.get("head", {})}
+    return _finish(rows, pipeline.encoder, demo_names, settings, head), report
+
+
+def refit_matching(
+    catalog: Catalog,
+    *,
+    projection: str = DEFAULT_PROJECTION,
+    head: dict[str, Any] | None = None,
+) -> Catalog:
+    """A new catalogue with the same clips and a new matching space: ``projection`` fitted
+    anew (e.g. back to "lda"), or, with ``head`` = {"projection": arrays, "info": {...}},
+    a trained head's space (``projection`` then names it, "head:<kind>/<loss>"). The
+    calibrations and the index are refitted either way; nothing is re-embedded."""
+    m = catalog.matching
+    settings = _Settings(
+        projection, int(m.get("top_n", DEFAULT_TOP_N)), _augment_of(m.get("augment", []))
+    )
+    if head is None and projection.startswith(HEAD_PREFIX):
+        raise ValueError(f"projection {projection!r} needs the head's arrays")
+    if projection not in PROJECTIONS and not projection.startswith(HEAD_PREFIX):
+        raise ValueError(f"unknown projection {projection!r}: use one of {', '.join(PROJECTIONS)}")
+    refs = {a: (float("inf"), mel) for a, mel in catalog.refs.items()}
+    rows = _Rows(
+        list(catalog.artists),
+        list(catalog.clips),
+        list(catalog.embeddings),
+        list(catalog.styles),
+        refs,
+    )
+    encoder = SimpleNamespace(**catalog.encoder)
+    return _finish(rows, encoder, set(catalog.demo_artists), settings, head)

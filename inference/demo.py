@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 from pathlib import Path
 
-from .augment import VARIANTS
+from .augment import AUGMENT_SETS, DEFAULT_AUGMENT
 from .build import Progress, build_catalog
 from .catalog import FORMAT_VERSION, Catalog
 from .errors import CatalogError
@@ -41,12 +42,20 @@ def _clips_digest() -> str:
     return h.hexdigest()[:12]
 
 
+def demo_augment() -> str:
+    """The default augmentation set, or "gallery" where ffmpeg (opus) is missing."""
+    if DEFAULT_AUGMENT == "channel" and shutil.which("ffmpeg") is None:
+        log.warning("ffmpeg is not installed: the demo catalogue is built without phone variants")
+        return "gallery"
+    return DEFAULT_AUGMENT
+
+
 def demo_catalog_path(pipeline: Pipeline) -> Path:
     """Cache folder keyed by everything the catalogue depends on: encoder, format, build
     recipe (augmentations, projection, top_n) and the clips themselves."""
     enc = pipeline.encoder
     recipe = (
-        f"{enc.name}|{enc.version}|{FORMAT_VERSION}|{sorted(VARIANTS)}|"
+        f"{enc.name}|{enc.version}|{FORMAT_VERSION}|{sorted(AUGMENT_SETS[demo_augment()])}|"
         f"{DEFAULT_PROJECTION}|{DEFAULT_TOP_N}"
     )
     key = hashlib.sha256(recipe.encode()).hexdigest()[:8]
@@ -64,7 +73,9 @@ def demo_catalog(pipeline: Pipeline, progress: Progress | None = None) -> Catalo
         except CatalogError as e:
             log.warning("rebuilding the demo catalogue: %s", e)
     log.info("building the demo catalogue into %s", path)
-    catalog, report = build_catalog(DEMO_CLIPS, pipeline, demo=True, progress=progress)
+    catalog, report = build_catalog(
+        DEMO_CLIPS, pipeline, demo=True, augment=demo_augment(), progress=progress
+    )
     for line in report.skipped:
         log.warning("demo clip skipped: %s", line)
     catalog.save(path)

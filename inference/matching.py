@@ -1,11 +1,14 @@
 """Matching: from one embedding to a ranked, calibrated list of catalogue artists.
 
-* Matching space: encoder embeddings passed through a linear transform fitted on the
+* Matching space: encoder embeddings passed through a transform fitted on the
   catalogue's recordings, then L2-normalised. Default ``lda`` (linear discriminant
   analysis with a shrunk within-artist covariance: the directions that tell this
   catalogue's artists apart); ``wccn`` (within-class covariance normalisation) and
-  ``none`` are options. The benchmark chose LDA (README). Member-to-member comparison
-  (``pair``) stays in the encoder's own space: members are not catalogue artists.
+  ``none`` are options. The benchmark chose LDA (README). A trained head
+  (``rapsim train``, ``models``) can replace it: its weights are stored as arrays in the
+  catalogue (``HEAD_KEYS``) and applied here in numpy, so matching needs no torch.
+  Member-to-member comparison (``pair``) stays in the encoder's own space: members are
+  not catalogue artists.
 * Artist score: the mean of the ``top_n`` best clip similarities of that artist, over the
   clips and their gallery augmentations (``inference.augment``).
 * Calibration: the 0..100 score is a logistic fit, on the catalogue itself with each
@@ -22,6 +25,7 @@ import logging
 from typing import Any
 
 import numpy as np
+import scipy.special
 
 from .catalog import Catalog
 from .encoders import l2_normalize
@@ -38,6 +42,28 @@ MAX_SEARCH = 4096  # clips fetched per query; artists with no clip among them sc
 _NEUTRAL_CALIBRATION = (10.0, -5.0)  # used when a catalogue is too small to fit one
 
 
+HEAD_PREFIX = "head:"  # matching["projection"] of a catalogue that ranks with a trained head
+HEAD_KEYS = ("w1", "b1", "ln_w", "ln_b", "ln_eps", "w2", "b2")  # a head's projection arrays
+
+
+def apply_projection(projection: dict[str, np.ndarray], embeddings: np.ndarray) -> np.ndarray:
+    """Encoder embeddings (n, dim) or (dim,) to unit vectors in a catalogue's matching space:
+    {} is the identity; {"mean", "matrix"} a linear map; ``HEAD_KEYS`` a trained head's
+    Linear -> LayerNorm -> GELU -> Linear (``models.heads``), in float32 numpy."""
+    x = np.asarray(embeddings, dtype=np.float32)
+    if "w1" in projection:
+        p = projection
+        h = x @ p["w1"].T + p["b1"]
+        mu = h.mean(axis=-1, keepdims=True)
+        var = ((h - mu) ** 2).mean(axis=-1, keepdims=True)
+        h = (h - mu) / np.sqrt(var + p["ln_eps"]) * p["ln_w"] + p["ln_b"]
+        h = 0.5 * h * (1.0 + scipy.special.erf(h / np.float32(np.sqrt(2.0))))  # exact GELU
+        x = (h @ p["w2"].T + p["b2"]).astype(np.float32)
+    elif "matrix" in projection:
+        x = (x - projection["mean"]) @ projection["matrix"]
+    return l2_normalize(x)
+
+
 class Matcher:
     """Ranks artists for query embeddings against one catalogue."""
 
@@ -47,16 +73,11 @@ class Matcher:
         self.top_n = int(m.get("top_n", DEFAULT_TOP_N))
         self.rank_calibration = tuple(m.get("rank_calibration", _NEUTRAL_CALIBRATION))
         self.pair_calibration = tuple(m.get("pair_calibration", _NEUTRAL_CALIBRATION))
-        self._mean = catalog.projection.get("mean")
-        self._matrix = catalog.projection.get("matrix")
-        self._clip_vectors = self.project(catalog.embeddings)
+        self._projection = catalog.projection
 
     def project(self, embeddings: np.ndarray) -> np.ndarray:
         """Encoder embeddings (n, dim) or (dim,) to unit vectors in matching space."""
-        x = np.asarray(embeddings, dtype=np.float32)
-        if self._matrix is not None and self._mean is not None:
-            x = (x - self._mean) @ self._matrix
-        return l2_normalize(x)
+        return apply_projection(self._projection, embeddings)
 
     def artist_similarities(self, embedding: np.ndarray) -> np.ndarray:
         """(n_artists,) aggregated similarity of one query to every artist."""
@@ -185,6 +206,7 @@ def fit_matching(
     *,
     projection: str = DEFAULT_PROJECTION,
     top_n: int = DEFAULT_TOP_N,
+    fixed: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Fit the matching space and both calibrations; returns (manifest dict, projection).
 
@@ -192,12 +214,13 @@ def fit_matching(
     projection is fitted on all clips, so an artist's pitch-, tempo-, room- and
     noise-shifted versions count as within-artist variation that LDA learns to ignore
     (the benchmark: phone, low-bitrate and noisy queries gain 5-6 points over fitting on
-    originals only). The calibrations are fitted on held-out originals only.
+    originals only). The calibrations are fitted on held-out originals only. ``fixed``
+    is a projection to keep as it is (a trained head's arrays, labelled ``projection``)
+    instead of fitting one.
     """
     orig = np.ones(len(labels), bool) if original is None else np.asarray(original, bool)
-    proj = fit_projection(embeddings, labels, projection)
-    x = np.asarray(embeddings, dtype=np.float32)
-    vectors = l2_normalize((x - proj["mean"]) @ proj["matrix"] if proj else x)
+    proj = dict(fixed) if fixed is not None else fit_projection(embeddings, labels, projection)
+    vectors = apply_projection(proj, embeddings)
     n_artists = int(labels.max()) + 1 if len(labels) else 0
     held = held_out_similarities(
         vectors[orig], groups[orig], vectors, labels, groups, n_artists, top_n
@@ -206,7 +229,7 @@ def fit_matching(
     same = np.zeros_like(held, dtype=int)
     same[np.arange(int(orig.sum())), labels[orig]] = 1
     rank_cal = _logistic_fit(held[valid], same[valid])
-    raw = l2_normalize(x[orig])
+    raw = l2_normalize(np.asarray(embeddings, dtype=np.float32)[orig])
     pairs = raw @ raw.T
     g, lab = groups[orig], labels[orig]
     upper = np.triu(g[:, None] != g[None, :], k=1)

@@ -316,10 +316,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="CATALOG_DIR")
     p.add_argument("--demo", action="store_true", help="label every artist as a demo voice")
     p.add_argument(
+        "--augment",
+        choices=("none", "gallery", "channel"),
+        default="channel",
+        help="variants of each window added to the gallery: gallery = pitch, tempo, room, "
+        "noise; channel (default) = those plus band, reverb, low-bitrate opus, a drum beat "
+        "and a phone chain (needs ffmpeg; 12 vectors per window instead of 7)",
+    )
+    p.add_argument(
         "--no-augment",
         dest="augment",
-        action="store_false",
-        help="do not add pitch/tempo/room variants of each clip to the gallery (faster build)",
+        action="store_const",
+        const="none",
+        help="the same as --augment none (fastest build)",
     )
     p.add_argument(
         "--projection",

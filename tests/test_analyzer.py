@@ -17,6 +17,7 @@ from inference import (
     NoVoiceError,
     add_clips,
 )
+from inference.augment import AUGMENT_SETS
 from tests.conftest import LINES, VOICES, needs_ffmpeg, speak, to_opus
 
 
@@ -89,7 +90,8 @@ def test_catalog_round_trip(catalog_dir: Path) -> None:
     # every window also has its gallery augmentations, tagged, sharing its source
     assert cat.index is not None and cat.index.ntotal == len(cat.clips) > 9
     variants = {c.variant for c in cat.clips}
-    assert "" in variants and {"pitch+1.5", "tempo0.85", "room"} <= variants
+    assert "" in variants and {"pitch+1.5", "tempo0.85", "room", "phone", "opus"} <= variants
+    assert cat.matching["augment"] == sorted(AUGMENT_SETS["channel"])  # the default set
     assert cat.matching["projection"] == "none"  # 3 artists: too few for LDA
     assert not any(i.demo for i in cat.artist_infos())
     style = cat.artist_style(0)
@@ -152,8 +154,21 @@ def test_add_clips_makes_a_new_artist(catalog_dir: Path, pipeline, tmp_path: Pat
     assert report.clips == 2 and len(report.skipped) == 1 and "bad.wav" in report.skipped[0]
     saved = Catalog.load(cat.save(tmp_path / "bigger"))
     assert "Delta" in saved.artists and int(saved.original.sum()) == 11
+    assert saved.matching["augment"] == sorted(AUGMENT_SETS["channel"])  # same recipe
+    delta = saved.artists.index("Delta")
+    assert {c.variant for c in saved.clips if c.artist == delta} >= {"", "phone", "beat"}
     r = Analyzer(saved, pipeline).analyze(files[0], AnalyzerOptions(image=False))
     assert r.matches[0].artist == "Delta"
+
+
+def test_build_options_are_checked_before_any_work(pipeline, tmp_path: Path, monkeypatch) -> None:
+    from inference import build_catalog
+
+    with pytest.raises(ValueError, match="unknown augmentation set 'studio'"):
+        build_catalog(tmp_path / "nowhere", pipeline, augment="studio")
+    monkeypatch.setattr("inference.build.shutil.which", lambda name: None)
+    with pytest.raises(CatalogError, match="needs ffmpeg"):
+        build_catalog(tmp_path / "nowhere", pipeline)
 
 
 @needs_ffmpeg
