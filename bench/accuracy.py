@@ -83,11 +83,20 @@ def summarize(results: list[dict], vectors: np.ndarray, engines: list[str]) -> d
 
 
 def run_condition(
-    name: str, queries: list[dict], pipeline: Pipeline, matcher: Matcher, corpus: Path, seed: int
+    name: str,
+    queries: list[dict],
+    pipeline: Pipeline,
+    matcher: Matcher,
+    corpus: Path,
+    seed: int,
+    head_matcher: Matcher | None = None,
 ) -> tuple[dict, list[tuple[str, np.ndarray]]]:
-    """Summary of one condition, and the degraded queries (for the naive baseline)."""
+    """Summary of one condition, and the degraded queries (for the naive baseline). With
+    ``head_matcher``, the same embeddings are also ranked in the head's space
+    (``summary["head"]``)."""
     condition = CONDITIONS[name]
     results, vectors, engines, baseline = [], [], [], []
+    head_results, head_vectors = [], []
     failures = 0
     for i, q in enumerate(queries):
         rng = np.random.default_rng([seed, i])
@@ -98,20 +107,43 @@ def run_condition(
             failures += 1
             log.warning("%s %s: %s", name, q["path"], e)
             continue
-        ranked = [m.artist for m in matcher.rank(embedding, top_k=5)]
-        results.append(
-            {
-                "identity": q["identity"],
-                "top1": ranked[0] == q["identity"],
-                "hit5": q["identity"] in ranked,
-            }
-        )
-        vectors.append(matcher.project(embedding))
+        for m, res, vec in (
+            (matcher, results, vectors),
+            (head_matcher, head_results, head_vectors),
+        ):
+            if m is None:
+                continue
+            ranked = [x.artist for x in m.rank(embedding, top_k=5)]
+            res.append(
+                {
+                    "identity": q["identity"],
+                    "top1": ranked[0] == q["identity"],
+                    "hit5": q["identity"] in ranked,
+                }
+            )
+            vec.append(m.project(embedding))
         engines.append(q["engine"])
         baseline.append((q["identity"], wav))
     summary = summarize(results, np.stack(vectors), engines)
     summary["failed"] = failures
+    if head_matcher is not None:
+        summary["head"] = summarize(head_results, np.stack(head_vectors), engines)
     return summary, baseline
+
+
+def train_head_matcher(catalog, loss: str, seed: int) -> tuple[Matcher, dict]:
+    """The catalogue switched to a Siamese head trained on it (as ``rapsim train`` does)."""
+    from models import HeadConfig, train_head
+    from models.data import CatalogData
+    from models.space import use_head
+
+    data = CatalogData.from_catalog(catalog)
+    config = HeadConfig(input_dim=data.X.shape[1], loss=loss, seed=seed)
+    t0 = time.perf_counter()
+    result = train_head(config, data.X, data.y, data.groups, encoder=data.encoder)
+    head_catalog = use_head(catalog, result.head, config, {"encoder": result.encoder})
+    info = {"loss": loss, "seed": seed, "train_seconds": round(time.perf_counter() - t0, 1)}
+    return Matcher(head_catalog), info
 
 
 class NaiveBaseline:
@@ -158,11 +190,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--projection", default="lda", choices=("none", "wccn", "lda"))
     ap.add_argument("--top-n", type=int, default=3, help="clips averaged per artist")
     ap.add_argument("--suppress-beat", action="store_true")
-    ap.add_argument("--no-augment", dest="augment", action="store_false")
+    ap.add_argument("--augment", default="channel", choices=("none", "gallery", "channel"))
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--limit", type=int, default=0, help="at most this many queries (0: all)")
     ap.add_argument("--baseline", action="store_true", help="also run the naive pipeline")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--head",
+        choices=("contrastive", "triplet", "supcon"),
+        help="also rank in the space of a Siamese head with this loss trained on the catalogue",
+    )
+    ap.add_argument("--head-seed", type=int, default=0)
+    ap.add_argument("--keep-catalog", type=Path, help="save the built catalogue here")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -182,7 +221,12 @@ def main(argv: list[str] | None = None) -> int:
             tmp, pipeline, projection=args.projection, top_n=args.top_n, augment=args.augment
         )
     build_s = time.perf_counter() - t0
+    if args.keep_catalog:
+        catalog.save(args.keep_catalog)
     matcher = Matcher(catalog)
+    head_matcher, head_info = (
+        train_head_matcher(catalog, args.head, args.head_seed) if args.head else (None, None)
+    )
     baseline = NaiveBaseline(args.corpus, rows) if args.baseline else None
     out: dict = {
         "corpus": str(args.corpus),
@@ -195,11 +239,14 @@ def main(argv: list[str] | None = None) -> int:
         "catalog_clips": len(catalog.clips),
         "catalog_skipped": len(report.skipped),
         "build_seconds": round(build_s, 1),
+        "head": head_info,
         "conditions": {},
     }
     for name in args.conditions.split(","):
         t = time.perf_counter()
-        summary, degraded = run_condition(name, queries, pipeline, matcher, args.corpus, args.seed)
+        summary, degraded = run_condition(
+            name, queries, pipeline, matcher, args.corpus, args.seed, head_matcher
+        )
         if baseline:
             summary["naive_baseline"] = baseline.evaluate(degraded)
         summary["seconds"] = round(time.perf_counter() - t, 1)

@@ -20,21 +20,37 @@ def emit(doc: dict, out: Path | None) -> None:
 
 
 def accuracy_table(doc: dict) -> str:
+    """One row per condition; with a ``--head`` run, the head's columns come first."""
+    head = bool(doc.get("head"))
+    title = "| condition | "
+    if head:
+        title += "head top-1 | head hit@5 | head AUC | head silhouette | "
     lines = [
-        "| condition | top-1 | hit@5 | AUC | silhouette | worst engine (top-1) "
+        title + "top-1 | hit@5 | AUC | silhouette | worst engine (top-1) "
         "| naive top-1 | naive AUC | naive silhouette |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|" + "---|" * (8 + 4 * head),
     ]
     for name, s in doc["conditions"].items():
         worst = min(s["top1_by_engine"].items(), key=lambda kv: kv[1])
         nan = float("nan")
         naive = {k: s.get("naive_baseline", {}).get(k, nan) for k in ("top1", "auc", "silhouette")}
+        row = f"| {name} | "
+        if head:
+            h = s["head"]
+            row += f"{h['top1']:.3f} | {h['hit5']:.3f} | {h['auc']:.4f} | {h['silhouette']:.3f} | "
         lines.append(
-            f"| {name} | {s['top1']:.3f} | {s['hit5']:.3f} | {s['auc']:.4f} | "
+            row + f"{s['top1']:.3f} | {s['hit5']:.3f} | {s['auc']:.4f} | "
             f"{s['silhouette']:.3f} | {worst[0]} {worst[1]:.3f} | {naive['top1']:.3f} | "
             f"{naive['auc']:.4f} | {naive['silhouette']:.3f} |"
         )
     return "\n".join(lines)
+
+
+def heads_table(doc: dict) -> str:
+    """``bench.heads``: top-1 per method and condition."""
+    from bench.heads import markdown
+
+    return markdown(doc)
 
 
 def latency_table(doc: dict) -> str:
@@ -69,7 +85,9 @@ def bot_table(doc: dict) -> str:
 def main(argv: list[str]) -> int:
     for path in argv:
         doc = json.loads(Path(path).read_text())
-        if "conditions" in doc:
+        if "methods" in doc:
+            print(heads_table(doc))
+        elif "conditions" in doc:
             print(accuracy_table(doc))
         elif "notes_per_minute" in doc:
             print(bot_table(doc))

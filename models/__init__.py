@@ -13,9 +13,10 @@ use only these.
     vectors = apply_head(head, embeddings)     # float32 (n, output_dim), unit rows
 
 Evaluation lives in ``models.metrics`` (pair AUC, threshold accuracy, centroid accuracy,
-silhouette, P@k) and ``models.evaluate`` (stratified group k-fold over recordings, the
-table); ``models.data`` turns a catalogue into training arrays. Not here yet: wiring a
-head into the analyzer, plots, and the augmentation study on the benchmark corpus.
+silhouette, P@k), ``models.evaluate`` (stratified group k-fold over recordings, the
+table) and ``models.plots`` (figures from the held-out folds); ``models.data`` turns a
+catalogue into training arrays; ``models.space`` makes a head a catalogue's matching
+space (``rapsim train --use``). The augmentation study is ``bench.heads``.
 """
 
 from __future__ import annotations

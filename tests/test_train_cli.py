@@ -25,10 +25,11 @@ def test_train_writes_both_heads_that_load_for_this_encoder_only(catalog_dir, tm
     from models.data import CatalogData
 
     cat_dir = shutil.copytree(catalog_dir, tmp_path / "cat")
-    assert main(["train", str(cat_dir), "--epochs", "3", "--loss", "supcon"]) == 0
+    assert main(["train", str(cat_dir), "--epochs", "3", "--use", "none"]) == 0
     out = capsys.readouterr().out
     assert "3 artists, 9 recordings" in out and "siamese: best epoch" in out
-    catalog = Catalog.load(cat_dir)  # the catalogue itself is untouched and still loads
+    catalog = Catalog.load(cat_dir)  # with --use none the matching space is untouched
+    assert catalog.matching == Catalog.load(catalog_dir).matching
     data = CatalogData.from_catalog(catalog)
     head, config, meta = load_head(cat_dir / "heads/siamese.pt", expect_encoder=catalog.encoder)
     assert config.loss == "supcon" and meta["encoder"]["name"] == catalog.encoder["name"]
