@@ -239,6 +239,7 @@ def evaluate_kfold(
     head_epochs: int | None = None,
     progress: Callable[[str], None] | None = None,
     collect: bool = False,
+    siamese_loss: str = "",
 ) -> dict[str, Any]:
     """Score raw embeddings, trained heads and the style fusion on k recording-disjoint folds.
 
@@ -247,7 +248,8 @@ def evaluate_kfold(
     (nan = unmeasured; no ``raw+style`` method without it); original: bool (n,), False
     marking augmented copies, which are never test queries. ``heads`` picks the trained
     kinds ("siamese", "classifier"); ``head_epochs`` overrides ``HeadConfig.epochs``.
-    ``progress`` gets a short line per fold and method.
+    ``progress`` gets a short line per fold and method. ``siamese_loss`` picks the Siamese
+    head's loss ("" = ``HeadConfig``'s default, contrastive).
 
     Returns {"folds": k, "methods": {method: {metric: {"mean", "std", "values"}}},
     "n_clips", "n_artists", "n_groups"}; means and stds skip nan folds. Metric names are
@@ -311,6 +313,7 @@ def evaluate_kfold(
                     encoder,
                     seed,
                     head_epochs,
+                    siamese_loss,
                 )
             for k in METRICS:
                 scores[method][k].append(fold[k])
@@ -350,6 +353,7 @@ def _score_head(
     encoder: dict[str, Any],
     seed: int,
     head_epochs: int | None,
+    siamese_loss: str = "",
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Train a ``kind`` head on the training rows and score its space on the fold. The
     classifier is trained over the artists present in training (labels remapped to
@@ -360,6 +364,7 @@ def _score_head(
     config = HeadConfig(
         input_dim=x.shape[1],
         kind=kind,
+        loss=siamese_loss if kind == "siamese" else "",
         seed=seed,
         artists=tuple(names[a] for a in present) if kind == "classifier" else (),
     )

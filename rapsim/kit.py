@@ -99,6 +99,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         head_epochs=args.epochs,
         progress=lambda line: print(line, file=sys.stderr),
         collect=bool(args.plots),
+        siamese_loss=args.loss,
     )
     details = result.pop("details", {})
     print(markdown_table(result))
@@ -160,6 +161,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="cap head training epochs")
     p.add_argument("--no-heads", action="store_true", help="raw encoder and style fusion only")
+    p.add_argument(
+        "--loss",
+        choices=("contrastive", "triplet", "supcon"),
+        default="supcon",
+        help="the Siamese head's loss (default: supcon, as rapsim train)",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the full result as JSON")
     p.add_argument(
         "--plots",
