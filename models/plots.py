@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 DPI = 110
 MAX_TICK_LABELS = 60  # above this many artists, axes of square plots carry no names
+MEL_PAGE_FRAMES = 250  # time columns per spectrogram on the mel page (max-pooled)
+MEL_PAGE_DPI = 80
 PLOTS = ("tsne", "silhouette", "similarity", "threshold", "confusion")
 
 
@@ -47,10 +49,22 @@ def _colours(n: int) -> list[Any]:
     return [base[i % len(base)] for i in range(n)]
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path, dpi: int = DPI, colours: int = 0) -> Path:
+    """Write ``fig`` as PNG; with ``colours``, as a palette PNG of that many colours
+    (a page of spectrograms is 3x smaller that way and looks the same)."""
+    import io
+
+    from PIL import Image
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     _pyplot().close(fig)
+    if colours:
+        with Image.open(buf) as im:
+            im.convert("RGB").quantize(colours).save(path, optimize=True)
+    else:
+        path.write_bytes(buf.getvalue())
     return path
 
 
@@ -218,12 +232,14 @@ def mel_page(
     plt = _pyplot()
     cols = min(6, len(ids))
     rows = -(-len(ids) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 1.7 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 1.5 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, a in zip(axes.flat, ids, strict=False):
         mel = refs[a]
-        ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=255)
+        step = max(1, mel.shape[1] // MEL_PAGE_FRAMES)  # a README page, not a zoom: max-pool
+        cut = mel[:, : mel.shape[1] // step * step].reshape(mel.shape[0], -1, step).max(axis=2)
+        ax.imshow(cut, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=255)
         ax.set_title(names[a], fontsize=8)
     fig.suptitle(
         f"Mel spectrogram by artist (each artist's most voiced catalogue window, up to "
@@ -231,4 +247,4 @@ def mel_page(
         fontsize=10,
     )
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return _save(fig, Path(path), dpi=MEL_PAGE_DPI, colours=128)
