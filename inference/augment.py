@@ -69,17 +69,25 @@ def _band() -> np.ndarray:
     return scipy.signal.butter(4, ROOM_BAND_HZ, btype="bandpass", fs=SAMPLE_RATE, output="sos")
 
 
-def room(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A synthetic room and a phone band: a direct path, then exponentially decaying noise
-    (-60 dB at the drawn RT60) at a direct-to-reverberant ratio drawn from ROOM_DRR_DB."""
-    rt60 = rng.uniform(*ROOM_RT60_SECONDS)
+def _room_tail(
+    rng: np.random.Generator, rt60_range: tuple[float, float], drr_range: tuple[float, float]
+) -> np.ndarray:
+    """A synthetic room response: a direct path (energy 1), then exponentially decaying
+    noise (-60 dB at an RT60 drawn from ``rt60_range``) at a direct-to-reverberant ratio
+    drawn from ``drr_range`` (dB)."""
+    rt60 = rng.uniform(*rt60_range)
     n = int(1.2 * rt60 * SAMPLE_RATE)
     t = np.arange(n) / SAMPLE_RATE
     tail = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
-    tail *= np.sqrt(10 ** (-rng.uniform(*ROOM_DRR_DB) / 10) / np.sum(tail**2))
-    tail[0] = 1.0  # the direct path, energy 1
-    wet = scipy.signal.fftconvolve(wav, tail)[: wav.size]
-    return _level_like(scipy.signal.sosfilt(_band(), wet), wav)
+    tail *= np.sqrt(10 ** (-rng.uniform(*drr_range) / 10) / np.sum(tail**2))
+    tail[0] = 1.0
+    return tail
+
+
+def room(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A synthetic room (ROOM_RT60_SECONDS, ROOM_DRR_DB) and a phone band."""
+    wet = scipy.signal.fftconvolve(wav, _room_tail(rng, ROOM_RT60_SECONDS, ROOM_DRR_DB))
+    return _level_like(scipy.signal.sosfilt(_band(), wet[: wav.size]), wav)
 
 
 def noise(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -109,12 +117,7 @@ def band(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def reverb(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A full-band room with RT60 and direct-to-reverberant ratio drawn per clip."""
-    rt60 = rng.uniform(*REVERB_RT60_SECONDS)
-    n = int(1.2 * rt60 * SAMPLE_RATE)
-    t = np.arange(n) / SAMPLE_RATE
-    tail = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
-    tail *= np.sqrt(10 ** (-rng.uniform(*REVERB_DRR_DB) / 10) / np.sum(tail**2))
-    tail[0] = 1.0
+    tail = _room_tail(rng, REVERB_RT60_SECONDS, REVERB_DRR_DB)
     return _level_like(scipy.signal.fftconvolve(wav, tail)[: wav.size], wav)
 
 

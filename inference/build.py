@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -166,9 +165,14 @@ class _Settings:
             )
 
 
+def _encoder_id(pipeline: Pipeline) -> dict[str, Any]:
+    enc = pipeline.encoder
+    return {"name": enc.name, "version": enc.version, "dim": enc.dim}
+
+
 def _finish(
     rows: _Rows,
-    encoder: Any,
+    encoder: dict[str, Any],
     demo: set[str],
     settings: _Settings,
     head: dict[str, Any] | None = None,
@@ -192,7 +196,7 @@ def _finish(
     if head:
         matching["head"] = head["info"]
     catalog = Catalog(
-        encoder={"name": encoder.name, "version": encoder.version, "dim": encoder.dim},
+        encoder=dict(encoder),
         artists=rows.artists,
         demo_artists=demo,
         clips=rows.clips,
@@ -238,7 +242,7 @@ def build_catalog(
         artist = by_path[path]
         _add_file(rows, pipeline, artist, path, f"{artist}/{path.name}", report, augment)
     names = set(rows.artists) if demo else set()
-    return _finish(rows, pipeline.encoder, names, settings), report
+    return _finish(rows, _encoder_id(pipeline), names, settings), report
 
 
 def add_clips(
@@ -276,7 +280,7 @@ def add_clips(
     head = None
     if settings.projection.startswith(HEAD_PREFIX):
         head = {"projection": catalog.projection, "info": m.get("head", {})}
-    return _finish(rows, pipeline.encoder, demo_names, settings, head), report
+    return _finish(rows, _encoder_id(pipeline), demo_names, settings, head), report
 
 
 def refit_matching(
@@ -305,5 +309,4 @@ def refit_matching(
         list(catalog.styles),
         refs,
     )
-    encoder = SimpleNamespace(**catalog.encoder)
-    return _finish(rows, encoder, set(catalog.demo_artists), settings, head)
+    return _finish(rows, catalog.encoder, set(catalog.demo_artists), settings, head)
