@@ -61,6 +61,18 @@ def read16k(path: Path) -> np.ndarray:
     return decode(path).wav
 
 
+@pytest.fixture
+def torch_one_thread():
+    """torch on one thread for the test (head training is deterministic per thread count
+    and two threads fight the test's own worker processes on 2 cores), restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """~10 s of espeak-ng speech, 22.05 kHz wav."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from models.evaluate import SpaceDetails, evaluate_kfold
@@ -12,13 +11,7 @@ from models.metrics import threshold_curve, threshold_curve_from_pairs
 from models.plots import PLOTS, mel_page, write_plots
 from tests.test_models_metrics import kfold_data
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def at(*degrees: float) -> np.ndarray:

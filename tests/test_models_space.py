@@ -16,13 +16,7 @@ from models.data import CatalogData
 from models.space import drop_head, head_projection, use_head
 from tests.conftest import LINES, speak
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.mark.parametrize("kind", ["siamese", "classifier"])

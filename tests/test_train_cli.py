@@ -6,17 +6,10 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from rapsim.cli import main
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def test_train_writes_both_heads_that_load_for_this_encoder_only(catalog_dir, tmp_path, capsys):
