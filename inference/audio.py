@@ -9,12 +9,15 @@ This module does not judge content (silence, voice, length): ``inference.preproc
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -84,10 +87,44 @@ def _as_bytes_or_path(source: Source) -> tuple[bytes | None, Path | None]:
     raise TypeError(f"cannot decode a {type(source).__name__}")
 
 
+@contextlib.contextmanager
+def _decoder_notes_to_log() -> Iterator[None]:
+    """Catch what C decoders print on the process's stderr (libsndfile's mpg123 writes
+    "Note: Illegal Audio-MPEG-Header ..." for every non-audio file it probes) and log it
+    at debug level instead: a member or a CLI user sees one clear error, not the
+    library's notes. The file descriptor itself is swapped, since the notes bypass
+    Python's ``sys.stderr``."""
+    fd = 2  # C's stderr, whatever Python's sys.stderr is (a logger, a test capture)
+    try:
+        saved = os.dup(fd)
+    except OSError:  # the process has no stderr at all
+        yield
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            sink.seek(0)
+            notes = sink.read(4096).decode("utf-8", "replace").strip()
+            if notes:
+                log.debug("decoder said: %s", notes)
+
+
 def _read_soundfile(
     data: bytes | None, path: Path | None, max_seconds: float
 ) -> tuple[np.ndarray, int, bool]:
     """(frames, channels) float32, the file's rate, and whether it was cut."""
+    with _decoder_notes_to_log():
+        return _read_soundfile_quietly(data, path, max_seconds)
+
+
+def _read_soundfile_quietly(
+    data: bytes | None, path: Path | None, max_seconds: float
+) -> tuple[np.ndarray, int, bool]:
     handle = io.BytesIO(data) if data is not None else str(path)
     with sf.SoundFile(handle) as f:
         limit = int(max_seconds * f.samplerate)

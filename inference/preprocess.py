@@ -37,6 +37,11 @@ PERIODIC_THRESHOLD = 0.45  # normalised autocorrelation peak that counts as pitc
 F0_MIN_HZ, F0_MAX_HZ = 70.0, 400.0
 HANGOVER_FRAMES = 4  # 120 ms: consonants next to a pitched vowel, and short gaps, stay voice
 MIN_PERIODIC_SHARE = 0.2  # of VAD speech frames: below this it is drums or noise, not voice
+# A pitched frame is voice only if its harmonics reach above the 250 Hz high-pass: a kick
+# drum's decaying sine is periodic too, but keeps all but ~-50 dB of its energy below
+# 250 Hz, where voiced speech keeps -1..-12 dB above it (-25 dB leaves room for a loud
+# beat under the voice).
+MIN_VOICE_BAND_DB = -25.0
 
 
 @dataclass(frozen=True)
@@ -133,10 +138,13 @@ def periodicity(wav: np.ndarray) -> np.ndarray:
     """Per VAD frame, the normalised autocorrelation peak at voice pitch lags (0..1).
 
     Frames more than 30 dB below the loud ones score 0: a decaying drum tail is quiet
-    and can look periodic, voice is not quiet."""
+    and can look periodic, voice is not quiet. So do frames whose energy lies almost all
+    below 250 Hz (``MIN_VOICE_BAND_DB``): a kick drum's sine is periodic, but not voice."""
     frames = _frames(scipy.signal.sosfilt(_highpass(), wav).astype(np.float32))
     energy_db = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12)
+    full_db = 10 * np.log10(np.mean(np.square(_frames(wav), dtype=np.float64), axis=1) + 1e-12)
     quiet = energy_db < np.percentile(energy_db, 95) - 30
+    quiet |= energy_db - full_db < MIN_VOICE_BAND_DB  # a kick drum: all its energy is low
     n = VAD_FRAME_SAMPLES
     spec = np.fft.rfft(frames * np.hanning(n).astype(np.float32), n=2 * n, axis=1)
     ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :n]

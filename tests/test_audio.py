@@ -169,3 +169,18 @@ def test_missing_file() -> None:
 def test_file_object(tmp_path: Path) -> None:
     buf = io.BytesIO(write_wav(tmp_path / "a.wav", _tone(1.5, 16000)).read_bytes())
     assert decode(buf).duration_seconds == pytest.approx(1.5, abs=0.01)
+
+
+def test_decoder_notes_stay_off_stderr(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    """libsndfile's mpg123 prints "Note: Illegal Audio-MPEG-Header ..." on the process's
+    stderr for a file that only looks like mp3; a member must see our one-line error."""
+    rng = np.random.default_rng(3)
+    fake = b"ID3\x03\x00\x00\x00\x00\x00\x10" + rng.integers(0, 256, 30_000, np.uint8).tobytes()
+    path = tmp_path / "song.mp3"
+    path.write_bytes(fake)
+    capfd.readouterr()
+    for source in (path, fake):
+        with pytest.raises(AudioDecodeError, match="could not read"):
+            decode(source)
+    err = capfd.readouterr().err
+    assert "Illegal" not in err and "Note:" not in err, err
