@@ -4,7 +4,11 @@
 # espeak-ng formant variants), train/test split by text, ogg/opus copies, a drum beat
 # under half of the clips. Then check it with check_corpus.py.
 #
-# Usage:  bench/make_corpus.sh [OUT]            (OUT defaults to /tmp/bench/corpus)
+# Usage:  bench/make_corpus.sh [OUT] [make_corpus.py options...]   (OUT: /tmp/bench/corpus)
+#   The second corpus (other seed, other lines, 5 train clips per voice), used to confirm
+#   every choice made on the first:
+#   CLIPS_PER_VOICE=8 bench/make_corpus.sh /tmp/bench/corpus-b --seed 2 --test-frac 0.4 \
+#       --lines-file bench/data/lines_b.txt
 # Environment:
 #   PYTHON                 interpreter with numpy (default: python3)
 #   RAPSIM_SHARED_CORPUS   folder holding make_corpus.py (default: <repo>/../shared/corpus)
@@ -23,6 +27,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${RAPSIM_SHARED_CORPUS:-$repo/../shared/corpus}"
 out="${1:-/tmp/bench/corpus}"
+[ $# -gt 0 ] && shift
+extra=("$@")
 py="${PYTHON:-python3}"
 k="${CLIPS_PER_VOICE:-12}"
 
@@ -54,7 +60,7 @@ strict=(--strict)
 
 start=$(date +%s)
 "$py" "$shared/make_corpus.py" --out "$out" --voices default --clips-per-voice "$k" \
-  --split-text --opus --with-beat-prob 0.5 -j "$(nproc)" "${strict[@]}"
+  --split-text --opus --with-beat-prob 0.5 -j "$(nproc)" "${strict[@]}" "${extra[@]}"
 echo "corpus built in $(( $(date +%s) - start )) s -> $out" >&2
 
 "$py" "$shared/check_corpus.py" "$out"
