@@ -43,8 +43,11 @@ class CompareJob:
 @dataclass(frozen=True)
 class MatchOut:
     artist: str
-    score: float  # 0..100, calibrated
+    score: float  # 0..100 resemblance (inference.resemblance): what members are told
     demo: bool
+    identity: float = 0.0  # 0..100 chance that this is the artist's own voice
+    maybe_self: bool = False  # identity high enough to say so
+    meaning: str = ""  # what the score means, in words ("closer than most ...")
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,11 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Comparison:
-    score: float  # 0..100, how alike the two voices sound
+    score: float  # 0..100 resemblance: how alike, against pairs of different artists
     closest: tuple[str, str]  # each member's top catalogue artist
     image_png: bytes = field(repr=False)
+    maybe_same_voice: bool = False  # alike enough to be one person's two notes
+    meaning: str = ""  # what the score means, in words
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,14 @@ _TIPS: dict[str, tuple[str, str, str]] = {
 
 def analysis(name: str, result: Analysis) -> str:
     top, rest = result.matches[0], result.matches[1 : 1 + RUNNERS_UP]
-    lines = [f"{name}, you sound most like {top.artist}: {top.score:.0f}/100."]
+    lines = [f"{name}, you sound most like {top.artist}: {top.score:.0f}/100"]
+    if top.maybe_self:
+        lines.append(
+            f"This may be {top.artist} themself: the voice matches {top.artist}'s own "
+            f"recordings (identity {top.identity:.0f}/100)."
+        )
+    elif top.meaning:
+        lines[0] += f", {top.meaning}."
     if rest:
         lines.append("Runners-up: " + ", ".join(f"{m.artist} {m.score:.0f}" for m in rest))
     if any(m.demo for m in result.matches):
@@ -104,19 +111,13 @@ def style_tips(lines: Sequence[StyleLine], artist: str, limit: int = MAX_TIPS) -
 
 
 def comparison(a: str, b: str, result: Comparison) -> str:
-    score = result.score
-    if score >= 80:
-        verdict = "nearly the same voice"
-    elif score >= 50:
-        verdict = "quite alike"
-    elif score >= 20:
-        verdict = "a little alike"
-    else:
-        verdict = "very different voices"
-    return (
-        f"{a} and {b}: {score:.0f}/100 alike ({verdict}).\n"
-        f"Closest artist of {a}: {result.closest[0]}; of {b}: {result.closest[1]}."
-    )
+    first = f"{a} and {b}: {result.score:.0f}/100 alike"
+    first += f", {result.meaning}." if result.meaning else "."
+    lines = [first]
+    if result.maybe_same_voice:
+        lines.append("These two notes may be the same person.")
+    lines.append(f"Closest artist of {a}: {result.closest[0]}; of {b}: {result.closest[1]}.")
+    return "\n".join(lines)
 
 
 def job_failed(error: JobError) -> str:

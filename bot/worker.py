@@ -106,12 +106,15 @@ class _Loaded:
             return "error", FAILED
 
     def analyze(self, job: AnalyzeJob) -> Analysis:
-        from inference import AnalyzerOptions
+        from inference import AnalyzerOptions, artist_words
 
         r = self.analyzer.analyze(job.audio, AnalyzerOptions(top_k=job.top_k, image=True))
         assert r.image_png is not None
         return Analysis(
-            matches=tuple(MatchOut(m.artist, m.score, m.demo) for m in r.matches),
+            matches=tuple(
+                MatchOut(m.artist, m.score, m.demo, m.identity, m.maybe_self, artist_words(m.score))
+                for m in r.matches
+            ),
             style_lines=_style_lines(r.style, r.top_artist_style),
             voice=Voice(
                 embedding=np.asarray(r.embedding, dtype=np.float32),
@@ -127,7 +130,7 @@ class _Loaded:
         )
 
     def compare(self, job: CompareJob) -> Comparison:
-        from inference import RapsimError
+        from inference import RapsimError, pair_words
 
         for v in (job.a, job.b):
             if v.encoder != self.encoder:
@@ -139,6 +142,8 @@ class _Loaded:
             score=r.score,
             closest=(r.a.matches[0].artist, r.b.matches[0].artist),
             image_png=r.image_png,
+            maybe_same_voice=r.maybe_same_voice,
+            meaning=pair_words(r.score),
         )
 
     @staticmethod

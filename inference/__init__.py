@@ -26,6 +26,7 @@ from .errors import (
     RapsimError,
 )
 from .pipeline import Features, Pipeline, PipelineOptions
+from .resemblance import artist_words, pair_words
 from .types import (
     STYLE_DISPLAY,
     AnalysisResult,
@@ -60,6 +61,7 @@ __all__ = [
     "RapsimError",
     "StyleProfile",
     "add_clips",
+    "artist_words",
     "atomic_write",
     "build_catalog",
     "decode",
@@ -67,5 +69,6 @@ __all__ = [
     "format_style_value",
     "l2_normalize",
     "load_encoder",
+    "pair_words",
     "refit_matching",
 ]

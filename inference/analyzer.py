@@ -20,7 +20,7 @@ from .catalog import Catalog
 from .encoders import DEFAULT_ENCODER, Encoder, load_encoder
 from .matching import Matcher
 from .pipeline import Features, Pipeline, PipelineOptions
-from .types import AnalysisResult, ComparisonResult, StyleProfile
+from .types import IDENTITY_SHOWN, AnalysisResult, ComparisonResult, StyleProfile
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +103,24 @@ class Analyzer:
     ) -> ComparisonResult:
         opts = AnalyzerOptions(image=False)
         ra, rb = self._result(fa, opts), self._result(fb, opts)
-        score, sim = self.matcher.pair(fa.embedding, fb.embedding)
+        score, identity, sim = self.matcher.pair(fa.embedding, fb.embedding)
         png = (
-            image.render_comparison(labels[0], fa.mel, fa.style, labels[1], fb.mel, fb.style, score)
+            image.render_comparison(
+                labels[0],
+                fa.mel,
+                fa.style,
+                labels[1],
+                fb.mel,
+                fb.style,
+                score,
+                same_voice=identity >= IDENTITY_SHOWN,
+            )
             if render
             else None
         )
-        return ComparisonResult(score=score, similarity=sim, a=ra, b=rb, image_png=png)
+        return ComparisonResult(
+            score=score, similarity=sim, identity=identity, a=ra, b=rb, image_png=png
+        )
 
     def artist_style(self, artist: str) -> StyleProfile:
         return self.catalog.artist_style(self.catalog.artists.index(artist))

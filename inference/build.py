@@ -191,6 +191,7 @@ def _finish(
         projection=settings.projection,
         top_n=settings.top_n,
         fixed=head["projection"] if head else None,
+        refit=head.get("refit") if head else None,
     )
     matching["augment"] = sorted(AUGMENT_SETS[settings.augment])
     if head:
@@ -291,8 +292,10 @@ def refit_matching(
 ) -> Catalog:
     """A new catalogue with the same clips and a new matching space: ``projection`` fitted
     anew (e.g. back to "lda"), or, with ``head`` = {"projection": arrays, "info": {...}},
-    a trained head's space (``projection`` then names it, "head:<kind>/<loss>"). The
-    calibrations and the index are refitted either way; nothing is re-embedded."""
+    a trained head's space (``projection`` then names it, "head:<kind>/<loss>"; an
+    optional "refit" trains one like it on fewer artists, for the resemblance scales:
+    ``fit_matching``). The calibrations and the index are refitted either way; nothing
+    is re-embedded."""
     m = catalog.matching
     settings = _Settings(
         projection, int(m.get("top_n", DEFAULT_TOP_N)), _augment_of(m.get("augment", []))

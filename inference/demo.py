@@ -1,5 +1,7 @@
-"""The bundled demo: ten synthetic "artists" (freely licensed Debian TTS voices) and a
-sample member note, so ``rapsim demo`` works on a fresh clone with no data and no token.
+"""The bundled demo: nine synthetic "artists" (freely licensed Debian TTS voices) and a
+sample member note by a tenth voice that is not in the catalogue (no member is), so
+``rapsim demo`` works on a fresh clone with no data and no token and shows what a member
+sees.
 
 The clips ship in ``inference/demo_data`` (see its ATTRIBUTION.md). The catalogue is built
 from them on first use into the user's cache folder, keyed by the encoder and a hash of

@@ -41,6 +41,7 @@ from .constants import (
     N_MELS,
     SAMPLE_RATE,
 )
+from .resemblance import artist_words, pair_words
 from .types import STYLE_DISPLAY, Match, StyleProfile, format_style_value
 
 __all__ = ["mel_image", "render_analysis", "render_comparison", "warmup"]
@@ -55,7 +56,7 @@ SPEC_ROW_PX = 4
 SPEC_H = N_MELS * SPEC_ROW_PX
 SPEC_BLOCK_H = SPEC_H + 60  # title line + image
 SPECS_H = 2 * SPEC_BLOCK_H + 40  # two spectrograms and the shared time axis
-HEADER_H = 170
+HEADER_H = 215  # intro, headline, and one line saying what the score means
 STYLE_ROW_H = 72
 STYLES_H = 90 + len(STYLE_DISPLAY) * STYLE_ROW_H
 SCORE_ROW_H = 62
@@ -324,7 +325,7 @@ def _draw_styles(
 
 def _draw_scores(s: _Sheet, y: int, matches: Sequence[Match]) -> int:
     """One 0..100 bar per match, best first, the top one highlighted; returns the y below."""
-    s.text((MARGIN, y + 24), "Closest voices", 38, bold=True)
+    s.text((MARGIN, y + 24), "Resemblance (0-100)", 38, bold=True)
     y += 70
     if not matches:
         s.text((MARGIN, y + 20), "No catalogue artists to compare with", 28, MUTED)
@@ -342,10 +343,14 @@ def _draw_scores(s: _Sheet, y: int, matches: Sequence[Match]) -> int:
     return y
 
 
-def _draw_header(s: _Sheet, intro: tuple[str, str], headline: tuple[str, str]) -> None:
-    """A muted intro line and a large headline, shrunk (then cut) to fit the width.
+def _draw_header(
+    s: _Sheet, intro: tuple[str, str], headline: tuple[str, str], caption: str = ""
+) -> None:
+    """A muted intro line, a large headline (shrunk, then cut, to fit the width) and a
+    caption saying what the score means.
 
-    Each is (text, suffix); the text is cut when too long, the suffix is always shown.
+    intro and headline are (text, suffix); the text is cut when too long, the suffix is
+    always shown.
     """
     room = WIDTH - 2 * MARGIN
     s.text((MARGIN, 50), intro[0], 36, MUTED, max_px=room, keep=intro[1])
@@ -354,6 +359,8 @@ def _draw_header(s: _Sheet, intro: tuple[str, str], headline: tuple[str, str]) -
     s.text(
         (MARGIN, 116), headline[0], size, SECOND_COLOUR, bold=True, max_px=room, keep=headline[1]
     )
+    if caption:
+        s.text((MARGIN, 180), caption, 28, FG, max_px=room)
 
 
 def render_analysis(
@@ -379,13 +386,21 @@ def render_analysis(
     s = _Sheet(HEADER_H + SPECS_H + GAP + STYLES_H + GAP + 70 + rows * SCORE_ROW_H + 20)
     verb = " sound most like" if member_label.lower() == "you" else " sounds most like"
     headline = (artist, f" · {_score_text(top.score)}") if top else ("No catalogue match", "")
-    _draw_header(s, (member_label, verb), headline)
+    _draw_header(s, (member_label, verb), headline, _match_caption(top))
     y = _draw_spectrograms(s, HEADER_H, (member_mel, artist_mel), (member_label, artist))
     y = _draw_styles(s, y + GAP, (member_style, artist_style), (member_label, artist))
     _draw_scores(s, y + GAP, matches)
     png = s.png()
     log.debug("analysis image: %d bytes in %.0f ms", len(png), _ms_since(start))
     return png
+
+
+def _match_caption(top: Match | None) -> str:
+    if top is None:
+        return ""
+    if top.maybe_self:
+        return f"This may be {_name(top.artist)} themself (identity {top.identity:.0f}/100)"
+    return f"Resemblance: {artist_words(top.score)}"
 
 
 def render_comparison(
@@ -396,6 +411,8 @@ def render_comparison(
     mel_b: np.ndarray,
     style_b: StyleProfile,
     score: float,
+    *,
+    same_voice: bool = False,
 ) -> bytes:
     """PNG comparing two recordings: both spectrograms, both style profiles, the score."""
     start = time.perf_counter()
@@ -404,7 +421,8 @@ def render_comparison(
     half = (WIDTH - 2 * MARGIN) / 2 - 40
     label_a, label_b = _name(label_a) or "A", _name(label_b) or "B"
     intro = f"{_fit(label_a, _font(36), half)} vs {_fit(label_b, _font(36), half)}"
-    _draw_header(s, (intro, ""), ("Similarity", f" {_score_text(score)}"))
+    caption = "This may be the same person" if same_voice else pair_words(score).capitalize()
+    _draw_header(s, (intro, ""), ("Alike", f" · {_score_text(score)}"), caption)
     y = _draw_spectrograms(s, HEADER_H, (mel_a, mel_b), (label_a, label_b))
     _draw_styles(s, y + GAP, (style_a, style_b), (label_a, label_b))
     png = s.png()

@@ -80,12 +80,14 @@ def _image_path(base: str | None, source: str, many: bool) -> Path | None:
 
 
 def _print_result(name: str, r: AnalysisResult, image: Path | None) -> None:
-    from inference import format_style_value
+    from inference import artist_words, format_style_value
 
     print(f"{name}  ({r.duration_seconds:.1f} s, {r.voiced_seconds:.1f} s of voice)")
     width = max(len(m.artist) for m in r.matches) + 2
+    print(f"  resemblance 0-100 (closest: {artist_words(r.matches[0].score)})")
     for i, m in enumerate(r.matches, 1):
         tag = "  [demo voice]" if m.demo else ""
+        tag += f"  [may be {m.artist} themself: identity {m.identity:.0f}]" if m.maybe_self else ""
         print(f"  {i}. {m.artist:<{width}} {m.score:5.1f}{tag}")
     top = r.matches[0].artist
     print(f"\n  {'style':<24}{'you':>16}{top[:22]:>24}")
@@ -153,9 +155,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = analyzer.compare(args.a, args.b, labels=labels, render=bool(args.image))
     _write_png(Path(args.image) if args.image else None, result.image_png)
     if args.json:
-        print(json.dumps({"a": args.a, "b": args.b, "score": round(result.score, 1)}))
+        print(
+            json.dumps(
+                {
+                    "a": args.a,
+                    "b": args.b,
+                    "score": round(result.score, 1),
+                    "identity": round(result.identity, 1),
+                }
+            )
+        )
     else:
-        print(f"{labels[0]} vs {labels[1]}: {result.score:.0f}/100 alike")
+        from inference import pair_words
+
+        print(
+            f"{labels[0]} vs {labels[1]}: {result.score:.0f}/100 alike, {pair_words(result.score)}"
+        )
+        if result.maybe_same_voice:
+            print(f"  may be the same person (identity {result.identity:.0f}/100)")
         print(f"  closest artist: {result.a.matches[0].artist} / {result.b.matches[0].artist}")
         if args.image:
             print(f"  image: {args.image}")

@@ -4,10 +4,11 @@
 ``evaluate`` runs the stratified group k-fold (by recording) and prints the table.
 
 Heads are written to ``CATALOG/heads/<kind>.pt`` (self-describing: config, encoder id,
-loss history). With ``--use siamese`` (the default) the catalogue then ranks artists in
-the Siamese head's space (``models.space``): on the benchmark corpus a supervised-
-contrastive head over the channel-augmented gallery beat the LDA space on phone notes
-(README, ``bench.heads``). ``--use none`` keeps (or restores) the LDA space.
+loss history). The catalogue keeps ranking in its LDA space unless ``--use siamese`` (or
+``classifier``) switches it to that head's space (``models.space``): a supervised-
+contrastive head identifies catalogue voices on phone notes better (``bench.heads``), but
+ranks voices that are not in the catalogue (every member) less stably than LDA on both
+benchmark corpora (``bench.resemblance``, README), so it is not the default.
 """
 
 from __future__ import annotations
@@ -144,9 +145,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--use",
         choices=("siamese", "classifier", "none"),
-        default="siamese",
-        help="rank the catalogue's artists in this head's space from now on (default: "
-        "siamese); none keeps or restores the LDA space",
+        default="none",
+        help="rank the catalogue's artists in this head's space from now on; none (the "
+        "default) keeps or restores the LDA space, which ranks members (voices not in the "
+        "catalogue) more stably",
     )
     p.add_argument("--epochs", type=int, default=100, help="at most (early stopping)")
     p.add_argument("--seed", type=int, default=0)

@@ -1,0 +1,178 @@
+"""Resemblance: how close a voice that is not in the catalogue is to each artist, on a
+0..100 scale that the catalogue itself defines.
+
+The people who send notes are never catalogue artists, so "how likely is this the same
+voice" (the identity calibration in ``inference.matching``) is ~0 for nearly all of them.
+Resemblance instead asks how this voice's closeness to an artist compares with how close
+the catalogue's artists are to one another:
+
+* **Artist resemblance** (``Matcher.rank``): whole artists are held out of the catalogue
+  (``REFERENCE_FOLDS`` folds over artists; the matching space is refitted without them),
+  each of their recorded clips is ranked against the artists left in, and its similarity
+  to its ``NEIGHBOURS`` nearest artists is kept. A member's score for an artist is the
+  percentage of that reference sample their similarity beats. 50 means "as close as a
+  typical artist of this catalogue is to its nearest fellow artists", 90+ "as close as
+  the closest pairs of artists here"; a note of the artist themself scores ~100.
+* **Pair resemblance** (``Matcher.pair``, ``/compare``): the percentage of pairs of
+  recordings of two *different* artists (held out together, in a space fitted without
+  them) that are less alike than these two recordings.
+
+Both are stored as a :class:`Scale` (the reference sample's percentiles) in the
+catalogue's manifest and applied with one interpolation: no model work per note. This
+module only fits and applies scales; it does not rank (``inference.matching``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+REFERENCE_FOLDS = 10  # folds over artists (5, 10 or one per artist gave the same scale)
+NEIGHBOURS = 3  # each held-out clip's nearest artists that enter the reference
+PERCENTILES = np.linspace(0.0, 100.0, 101)
+
+Projection = dict[str, np.ndarray]
+FitSpace = Callable[[np.ndarray, np.ndarray, np.ndarray], Projection]  # (x, labels, groups)
+ApplySpace = Callable[[Projection, np.ndarray], np.ndarray]
+Aggregate = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Similarity -> 0..100: the share of a reference sample that a similarity beats.
+
+    ``points`` are the reference's percentiles 0, 1, ..., 100 (non-decreasing); between
+    them the score is interpolated linearly, below the lowest it is 0, above the highest
+    100."""
+
+    points: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.points) != len(PERCENTILES) or any(
+            b < a for a, b in zip(self.points, self.points[1:], strict=False)
+        ):
+            raise ValueError("a resemblance scale needs 101 non-decreasing percentiles")
+
+    @classmethod
+    def of(cls, sample: np.ndarray) -> Scale:
+        sample = np.asarray(sample, dtype=np.float64)
+        sample = sample[np.isfinite(sample)]
+        if sample.size < 2:
+            return NEUTRAL_SCALE
+        return cls(tuple(float(v) for v in np.percentile(sample, PERCENTILES)))
+
+    def score(self, similarity: float | np.ndarray) -> np.ndarray:
+        x = np.asarray(self.points)
+        # np.interp wants increasing points: ties (a tiny sample) are spread by 1e-9
+        x = x + np.arange(x.size) * 1e-9
+        return np.asarray(np.interp(similarity, x, PERCENTILES))
+
+    def to_json(self) -> list[float]:
+        return [round(v, 6) for v in self.points]
+
+    @classmethod
+    def from_json(cls, values: object) -> Scale:
+        if not isinstance(values, list):
+            raise ValueError("a resemblance scale is a list of 101 numbers")
+        return cls(tuple(float(v) for v in values))
+
+
+# Too few artists to hold any out: cosine 0 -> 0, cosine 1 -> 100, linearly.
+NEUTRAL_SCALE = Scale(tuple(float(v) for v in np.linspace(0.0, 1.0, 101)))
+
+
+def artist_folds(n_artists: int, folds: int = REFERENCE_FOLDS) -> list[np.ndarray]:
+    """Artist indices in ``folds`` interleaved groups (deterministic: artist i in fold
+    i % folds); at most one fold per artist, and none when there is a single artist."""
+    k = min(folds, n_artists if n_artists > 1 else 0)
+    return [np.arange(f, n_artists, k) for f in range(k)]
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """How voices new to a catalogue meet it, simulated with its own artists."""
+
+    sims: np.ndarray  # (n_clips, n_artists): held-out clip vs artist; nan for its fold
+    clip_artist: np.ndarray  # (n_clips,) the held-out clips' artists
+    same_pairs: np.ndarray  # similarities of two recordings of one held-out artist
+    different_pairs: np.ndarray  # ... of two artists held out together
+
+
+def held_out_artists(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    original: np.ndarray,
+    fit_space: FitSpace,
+    apply_space: ApplySpace,
+    aggregate: Aggregate,
+    folds: int = REFERENCE_FOLDS,
+) -> HeldOut:
+    """For each fold of artists: the space is fitted on the other artists' clips (all
+    variants); every recorded clip of a held-out artist is then compared with the
+    artists left in (``sims``), and with the other held-out clips of its fold, in that
+    space (``same_pairs`` across recordings of one artist, ``different_pairs`` across
+    artists): what ``Matcher.rank`` and ``Matcher.pair`` do with members."""
+    n_artists = int(labels.max()) + 1 if len(labels) else 0
+    rows, who, same, different = [], [], [], []
+    for held in artist_folds(n_artists, folds):
+        out = np.isin(labels, held)
+        if out.all():
+            continue
+        proj = fit_space(embeddings[~out], labels[~out], groups[~out])
+        gallery = apply_space(proj, embeddings[~out])
+        queries = apply_space(proj, embeddings[out & original])
+        sims = aggregate(queries @ gallery.T, labels[~out], n_artists)
+        sims[:, held] = np.nan
+        rows.append(sims)
+        lab, grp = labels[out & original], groups[out & original]
+        who.append(lab)
+        i, j = np.triu_indices(len(lab), k=1)
+        pair = np.einsum("ij,ij->i", queries[i], queries[j])
+        same.append(pair[(lab[i] == lab[j]) & (grp[i] != grp[j])])
+        different.append(pair[lab[i] != lab[j]])
+    if not rows:
+        empty = np.empty(0)
+        return HeldOut(np.empty((0, n_artists)), np.empty(0, dtype=int), empty, empty)
+    return HeldOut(
+        np.concatenate(rows),
+        np.concatenate(who),
+        np.concatenate(same),
+        np.concatenate(different),
+    )
+
+
+def nearest(sims: np.ndarray, neighbours: int = NEIGHBOURS) -> np.ndarray:
+    """The ``neighbours`` highest finite values of each row, flattened (the reference)."""
+    if not sims.size:
+        return np.empty(0)
+    filled = np.where(np.isfinite(sims), sims, -np.inf)
+    top = -np.sort(-filled, axis=1)[:, :neighbours]
+    return top[np.isfinite(top)]
+
+
+# What a score means, in words a member can read (the README defines the scale).
+_ARTIST_WORDS = (
+    (90.0, "as close as the closest artists in this catalogue are to each other"),
+    (65.0, "closer than most neighbouring artists in this catalogue"),
+    (35.0, "as close as neighbouring artists in this catalogue typically are"),
+    (0.0, "a distant resemblance, by this catalogue's standards"),
+)
+_PAIR_WORDS = (
+    (90.0, "more alike than nearly every pair of different artists in the catalogue"),
+    (65.0, "more alike than most pairs of different artists in the catalogue"),
+    (35.0, "as alike as a typical pair of different artists in the catalogue"),
+    (0.0, "less alike than most pairs of different artists in the catalogue"),
+)
+
+
+def artist_words(score: float) -> str:
+    """What an artist resemblance score means, e.g. 'closer than most neighbouring ...'."""
+    return next((t for floor, t in _ARTIST_WORDS if score >= floor), _ARTIST_WORDS[-1][1])
+
+
+def pair_words(score: float) -> str:
+    """What a /compare resemblance score means."""
+    return next((t for floor, t in _PAIR_WORDS if score >= floor), _PAIR_WORDS[-1][1])
