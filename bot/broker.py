@@ -49,7 +49,10 @@ GROUP = "workers"
 HEARTBEAT_S = 1.0
 WORKER_TTL_S = 4  # a worker silent this long is dead: its running jobs are answered "crashed"
 MAX_QUEUE_MESSAGE = 4096  # a stream message holds a job id; anything bigger is garbage
-RECLAIM_IDLE_MS = 30_000  # a message pending this long on a dead consumer is claimed (dropped)
+# A message delivered this long ago and not acked is claimed by another worker: it ran it
+# (the first worker died before taking the job) or drops it (already taken: GETDEL is None).
+RECLAIM_IDLE_MS = 5_000
+RECLAIM_EVERY_S = 2.0
 RECONNECT_MAX_S = 5.0
 
 
@@ -144,6 +147,7 @@ class ListResultBackend(AsyncResultBackend[Any]):
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(key, value)
             pipe.expire(key, self.ttl_s)
+            pipe.delete(self.keys.taken(task_id))  # answered: nobody runs it any more
             await pipe.execute()
 
     async def is_result_ready(self, task_id: str) -> bool:
@@ -193,7 +197,7 @@ class StreamBroker(RedisStreamBroker):
         last_claim = time.monotonic()
         async with Redis(connection_pool=self.connection_pool) as redis:
             while True:
-                claim = time.monotonic() - last_claim > 10
+                claim = time.monotonic() - last_claim > RECLAIM_EVERY_S
                 try:
                     batch = await self._read(redis, claim)
                 except (RedisError, OSError) as e:
@@ -223,7 +227,7 @@ class StreamBroker(RedisStreamBroker):
                     yield AckableMessage(data=data, ack=ack)  # type: ignore[arg-type]
 
     async def _read(self, redis: Redis, claim: bool) -> list[Any]:
-        """New messages; every 10 s instead, messages left pending by dead consumers."""
+        """New messages; every few seconds instead, messages left pending by dead consumers."""
         if claim:
             got: Any = await redis.xautoclaim(
                 self.queue_name, GROUP, self.consumer_name, self.idle_timeout, count=10

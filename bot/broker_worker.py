@@ -74,12 +74,12 @@ class BrokerWorkerConfig:
 
 
 class BrokerWorker:
-    def __init__(self, config: BrokerWorkerConfig) -> None:
+    def __init__(self, config: BrokerWorkerConfig, runner: Runner | None = None) -> None:
         self.config = config
         self.keys = Keys(config.namespace)
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.times = JobTimes()
-        self.runner: Runner = (
+        self.runner: Runner = runner or (
             BatchRunner(config.worker, config.batch_size, config.batch_wait_ms)
             if config.batch_size > 1
             else ProcessRunner(config.worker, config.concurrency, config.job_timeout_s)
@@ -103,7 +103,11 @@ class BrokerWorker:
             self._metrics = _metrics(self.config.metrics_port)
             broker = StreamBroker(self.config.url, self.keys.stream(self.fleet.key), self.worker_id)
             broker.with_result_backend(ListResultBackend(self._redis, self.keys, self._ttl))
-            broker.register_task(self._run, task_name=TASK_NAME)
+
+            async def run_job(job_id: str) -> bytes | None:  # taskiq renames what it registers
+                return await self._run(job_id)
+
+            broker.register_task(run_job, task_name=TASK_NAME)
             await self._beat()
             tasks = [
                 asyncio.create_task(self._heartbeat(), name="rapsim-heartbeat"),

@@ -22,6 +22,7 @@ deleted when read. The bot never imports ``inference`` or torch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -124,13 +125,18 @@ class DistributedPool:
         return self.catalog or CatalogInfo(artists=(), encoder="")
 
     async def close(self) -> None:
+        """Jobs still waiting are answered "shutting down" (within one wait slice)."""
         self._closed = True
         if self._monitor:
             self._monitor.cancel()
             await asyncio.gather(self._monitor, return_exceptions=True)
-        if self._broker is not None:
-            await self._broker.connection_pool.disconnect()
-        await self._redis.aclose()
+        deadline = time.monotonic() + 2 * WAIT_SLICE_S + 1
+        while self._in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            if self._broker is not None:
+                await asyncio.wait_for(self._broker.connection_pool.disconnect(), 5)
+            await asyncio.wait_for(self._redis.aclose(), 5)
 
     def worker_pids(self) -> list[int]:
         return [w.pid for w in self.workers]
@@ -197,6 +203,8 @@ class DistributedPool:
             got: Any = await self._redis.blpop([self.keys.result(job_id)], timeout=WAIT_SLICE_S)
             if got is not None:
                 return self._decode(job_id, got[1], expected)
+            if self._closed:
+                raise PoolClosed("the bot is shutting down; try again soon")
             now = time.monotonic()
             if owner is None:
                 owner = await self._redis.get(self.keys.taken(job_id))

@@ -158,15 +158,31 @@ class HubertEncoder:
             return self._model.feature_projection(features)[0]
 
     def _padded_layer_states(self, rows: list[torch.Tensor]) -> list[np.ndarray]:
-        """The chosen layer's states of each row, from one masked pass: float32 (frames, dim)."""
+        """The chosen layer's states of each row, from one masked pass: float32 (frames, dim).
+
+        ``hidden_states[k]`` is the input of transformer layer k (k < number of layers), so
+        a pre-hook on that layer reads it; k = number of layers is the encoder's output.
+        """
         lengths = [r.shape[0] for r in rows]
         batch = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
-        mask = torch.zeros(batch.shape[:2], dtype=torch.long, device=batch.device)
+        mask = torch.zeros(batch.shape[:2], dtype=torch.bool, device=batch.device)
         for i, n in enumerate(lengths):
-            mask[i, :n] = 1
-        with torch.inference_mode():
-            out = self._model.encoder(batch, attention_mask=mask, output_hidden_states=True)
-        states = out.hidden_states[self.layer].float().cpu().numpy()
+            mask[i, :n] = True
+        layers = self._model.encoder.layers
+        seen: list[torch.Tensor] = []
+        hook = None
+        if self.layer < len(layers):
+            hook = layers[self.layer].register_forward_pre_hook(
+                lambda _m, args, kwargs: seen.append(args[0] if args else kwargs["hidden_states"]),
+                with_kwargs=True,
+            )
+        try:
+            with torch.inference_mode():
+                out = self._model.encoder(batch, attention_mask=mask)
+        finally:
+            if hook is not None:
+                hook.remove()
+        states = (seen[0] if seen else out.last_hidden_state).float().cpu().numpy()
         return [states[i, :n] for i, n in enumerate(lengths)]
 
     def _layer_states(self, chunk: np.ndarray) -> np.ndarray:
