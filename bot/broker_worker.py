@@ -27,6 +27,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from taskiq.api import run_receiver_task
+from taskiq.kicker import AsyncKicker
 
 from . import wire
 from .broker import (
@@ -88,6 +89,8 @@ class BrokerWorker:
         self._redis = connect(config.url)
         self._stop = asyncio.Event()
         self._exit = 0
+        self._running = 0
+        self._broker: StreamBroker | None = None
         self._metrics: Any = None
         self.fleet: Fleet | None = None
         self.catalog: CatalogInfo | None = None
@@ -103,6 +106,7 @@ class BrokerWorker:
             self._metrics = _metrics(self.config.metrics_port)
             broker = StreamBroker(self.config.url, self.keys.stream(self.fleet.key), self.worker_id)
             broker.with_result_backend(ListResultBackend(self._redis, self.keys, self._ttl))
+            self._broker = broker
 
             async def run_job(job_id: str) -> bytes | None:  # taskiq renames what it registers
                 return await self._run(job_id)
@@ -126,6 +130,7 @@ class BrokerWorker:
             )
             self._on_signals()
             await self._stop.wait()
+            await self._drain()
             return self._exit
         finally:
             for t in tasks:
@@ -138,8 +143,29 @@ class BrokerWorker:
         self._exit = code
         self._stop.set()
 
+    async def _drain(self) -> None:
+        """Finish the jobs running now; jobs delivered from here on go back to the queue."""
+        deadline = time.monotonic() + self.config.job_timeout_s + 5
+        while self._running and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self._running:
+            log.error("stopping with %d job(s) still running", self._running)
+
     # ---- one job ---------------------------------------------------------------------
     async def _run(self, job_id: str) -> bytes | None:
+        if self._stop.is_set():  # stopping: hand the job to another worker, untouched
+            assert self._broker is not None
+            kicker: AsyncKicker[Any, Any] = AsyncKicker(TASK_NAME, self._broker, {})
+            await kicker.with_task_id(job_id).kiq(job_id)
+            log.info("job %s handed back to the queue (stopping)", job_id[:8])
+            return None
+        self._running += 1
+        try:
+            return await self._run_job(job_id)
+        finally:
+            self._running -= 1
+
+    async def _run_job(self, job_id: str) -> bytes | None:
         t = time.perf_counter()
         keys = (self.keys.job(job_id), self.keys.taken(job_id))
         payload = await self._redis.eval(_TAKE, 2, *keys, self.worker_id, self._ttl)  # type: ignore[misc]

@@ -29,14 +29,13 @@ import uuid
 from typing import Any
 
 from redis.exceptions import RedisError
-from taskiq.kicker import AsyncKicker
+from taskiq import TaskiqMessage
 
 from . import wire
 from .broker import (
     TASK_NAME,
     Fleet,
     Keys,
-    ListResultBackend,
     StreamBroker,
     connect,
 )
@@ -64,11 +63,14 @@ UNREACHABLE = "I can't reach the analysis service right now. Please try again in
 LOST = "I lost contact with the analysis service while working on that; please send it again."
 FAILED = "Something went wrong on our side while analysing that; please try again."
 
+# Admission, the job and taskiq's message in one atomic step (one round trip): a job is
+# either refused, or queued with its note; never admitted and lost between two calls.
 _ADMIT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[5], 'EX', ARGV[6])
+redis.call('XADD', KEYS[3], '*', 'data', ARGV[7])
 return redis.call('ZCARD', KEYS[1])
 """
 
@@ -104,6 +106,7 @@ class DistributedPool:
         self._broker: StreamBroker | None = None
         self._monitor: asyncio.Task[None] | None = None
         self._refused: set[str] = set()
+        self._tidying: set[asyncio.Task[None]] = set()
         self._in_flight = 0
         self._closed = False
 
@@ -117,7 +120,6 @@ class DistributedPool:
         self._broker = StreamBroker(
             self.url, queue=self.keys.stream(self.fleet.key if self.fleet else "-")
         )
-        self._broker.with_result_backend(ListResultBackend(self._redis, self.keys, self._ttl))
         await self._refresh()
         self._monitor = asyncio.create_task(self._watch(), name="rapsim-broker-monitor")
         if not self.workers:
@@ -133,6 +135,7 @@ class DistributedPool:
         deadline = time.monotonic() + 2 * WAIT_SLICE_S + 1
         while self._in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        await asyncio.gather(*self._tidying, return_exceptions=True)
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             if self._broker is not None:
                 await asyncio.wait_for(self._broker.connection_pool.disconnect(), 5)
@@ -172,28 +175,31 @@ class DistributedPool:
                 return await self._answer(job_id, fleet, expected)
             finally:
                 self._in_flight -= 1
-                await self._forget(job_id, fleet)
+                self._tidy(job_id, fleet)
         except (RedisError, OSError) as e:
             log.warning("job %s: broker error (%s)", job_id[:8], _first_line(e))
             raise BrokerUnavailable(LOST) from None
 
     async def _admit(self, job_id: str, job: AnalyzeJob | CompareJob, fleet: Fleet) -> None:
+        assert self._broker is not None
+        message = TaskiqMessage(
+            task_id=job_id,
+            task_name=TASK_NAME,
+            labels={},
+            labels_types={},
+            args=[job_id],
+            kwargs={},
+        )
+        queued = self._broker.formatter.dumps(message).message  # taskiq's own format
         now = time.time()
         limit = self.queue_size + self.capacity()
-        keys = (self.keys.pending(fleet.key), self.keys.job(job_id))
-        args = (now, now + self._ttl, limit, job_id, wire.encode(job), self._ttl)
-        depth = await self._redis.eval(_ADMIT, 2, *keys, *args)  # type: ignore[misc]
+        keys = (self.keys.pending(fleet.key), self.keys.job(job_id), self.keys.stream(fleet.key))
+        args = (now, now + self._ttl, limit, job_id, wire.encode(job), self._ttl, queued)
+        depth = await self._redis.eval(_ADMIT, 3, *keys, *args)  # type: ignore[misc]
         if not depth:
             self.stats.busy += 1
             raise PoolBusy("busy")
         self.stats.max_queued = max(self.stats.max_queued, int(depth))
-        assert self._broker is not None
-        kicker: AsyncKicker[Any, Any] = AsyncKicker(TASK_NAME, self._broker, {})
-        await (
-            kicker.with_task_id(job_id)
-            .with_labels(queue_name=self.keys.stream(fleet.key))
-            .kiq(job_id)
-        )
 
     async def _answer(self, job_id: str, fleet: Fleet, expected: type) -> Any:
         """Wait for the job's answer; meanwhile watch that its worker lives and its time."""
@@ -250,6 +256,12 @@ class DistributedPool:
             self.stats.timed_out += 1
             return JobTimedOut("timeout")
         return JobError(failure.message or FAILED)
+
+    def _tidy(self, job_id: str, fleet: Fleet) -> None:
+        """Delete the job's keys after the member has the answer (off the reply's path)."""
+        task = asyncio.create_task(self._forget(job_id, fleet), name="rapsim-forget")
+        self._tidying.add(task)
+        task.add_done_callback(self._tidying.discard)
 
     async def _forget(self, job_id: str, fleet: Fleet) -> None:
         """An answered job leaves no trace in Redis (else TTLs clean up)."""
