@@ -14,12 +14,16 @@ within seconds).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pickle
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -31,7 +35,7 @@ from bot.distributed import OFFLINE, DistributedPool
 from bot.member import Member
 from bot.service import RapService
 from bot.settings import Settings
-from tests.broker_rig import RedisServer, Worker, needs_redis
+from tests.broker_rig import RedisServer, Worker, free_port, needs_redis
 from tests.conftest import needs_ffmpeg, to_opus
 
 pytestmark = [needs_redis, needs_ffmpeg, pytest.mark.asyncio(loop_scope="module")]
@@ -58,8 +62,11 @@ class Fleet:
         self.server, self.catalog, self.logs = server, catalog, logs
         self.workers: list[Worker] = []
         self.started = 0
+        self.metrics_port = free_port()
 
     def add(self, catalog: Path | None = None, *extra: str) -> Worker:
+        if self.started == 0:  # the first worker also serves Prometheus metrics
+            extra = (*extra, "--metrics-port", str(self.metrics_port))
         self.started += 1
         log = self.logs / f"worker{self.started}.log"
         w = Worker(self.server.url, catalog or self.catalog, log, *extra)
@@ -165,6 +172,28 @@ async def test_burst_of_200_notes_from_50_members(service, server, note):
     assert peak < 16 * 2**20, f"Redis peaked at {peak} bytes"
     assert grown < 8 * 1024, f"Redis kept {grown} bytes after the burst"
     print(f"burst: {len(ok)} analysed, {len(busy)} busy, {len(waits)} rate-limited")
+
+
+def test_status_and_metrics_count_the_jobs(service, server, fleet):
+    out = subprocess.run(
+        [sys.executable, "-m", "rapsim", "status", "--broker-url", server.url, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    doc = json.loads(out.stdout)
+    assert doc["queued"] == 0 and len(doc["workers"]) == 2, doc
+    jobs = sum(w["jobs"] for w in doc["workers"])
+    assert jobs >= 2 and all(w["p95_ms"] >= w["p50_ms"] > 0 for w in doc["workers"]), doc
+    url = f"http://127.0.0.1:{fleet.metrics_port}/metrics"
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith('rapsim_jobs_total{kind="analyze",outcome="ok"}')
+    )
+    assert 1 <= counted <= jobs and "rapsim_queue_depth" in text, text[-1500:]
 
 
 async def test_garbage_in_the_queue_is_dropped_and_never_unpickled(
