@@ -39,7 +39,7 @@ from .broker import (
     StreamBroker,
     connect,
 )
-from .catalog_id import catalog_id, catalog_info
+from .catalog_id import CatalogIdError, catalog_id, catalog_info
 from .errors import (
     BrokerUnavailable,
     JobError,
@@ -114,8 +114,11 @@ class DistributedPool:
     async def start(self) -> CatalogInfo:
         """Connect and look for workers; never waits for one (the bot runs without)."""
         if self.catalog_dir:  # the bot knows its catalogue: workers must serve this one
-            self.catalog = catalog_info(self.catalog_dir)
-            self.fleet = Fleet(catalog_id(self.catalog_dir), self.catalog.encoder)
+            try:
+                self.catalog = catalog_info(self.catalog_dir)
+                self.fleet = Fleet(catalog_id(self.catalog_dir), self.catalog.encoder)
+            except CatalogIdError as e:
+                raise PoolClosed(f"{e} (RAPSIM_CATALOG: the bot reads its manifest.json)") from None
             log.info("distributed pool serves %s", self.fleet.describe())
         self._broker = StreamBroker(
             self.url, queue=self.keys.stream(self.fleet.key if self.fleet else "-")

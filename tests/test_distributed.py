@@ -318,3 +318,31 @@ async def test_a_bot_with_no_worker_says_offline_at_once(catalog_dir, tmp_path, 
         await svc.close()
     finally:
         lonely.stop()
+
+
+async def test_without_a_catalogue_the_bot_takes_the_first_workers_fleet(tmp_path, caplog):
+    """The demo case (no catalogue on the bot): heartbeats as workers write them."""
+    from bot import wire
+    from bot.jobs import ArtistEntry, CatalogInfo, WorkerInfo
+
+    lonely = RedisServer(tmp_path).start()
+    pool = DistributedPool(lonely.url)
+    try:
+        assert (await pool.start()).artists == ()
+        c = lonely.client()
+        catalog = CatalogInfo((ArtistEntry("Demo", 5, 60.0, True),), "resemblyzer 0.1.4")
+        for wid, cat_id in (("w1", "aaaa"), ("w2", "bbbb"), ("w3", "aaaa")):
+            info = WorkerInfo(wid, "host", 1, 2, "cpu", cat_id, catalog)
+            c.set(f"rapsim:worker:{wid}", wire.encode(info), ex=4)
+            c.sadd("rapsim:workers", wid)
+        await pool._refresh()
+        assert [w.worker_id for w in pool.workers] == ["w1", "w3"] and pool.capacity() == 4
+        assert pool.catalog == catalog and pool.fleet.catalog_id == "aaaa"
+        assert c.get("rapsim:identity") == pool.fleet.to_bytes()
+        assert "refused worker w2: it serves catalogue bbbb" in caplog.text
+        c.delete("rapsim:worker:w1", "rapsim:worker:w3")  # their heartbeats stop
+        await pool._refresh()
+        assert pool.capacity() == 0 and c.smembers("rapsim:workers") == {b"w2"}
+    finally:
+        await pool.close()
+        lonely.stop()
