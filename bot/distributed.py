@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 MONITOR_S = 0.5  # how often the worker list is refreshed
 WAIT_SLICE_S = 0.5  # between checks on the job's worker while waiting for its answer
+BACKSTOP_GRACE_S = 5.0  # the worker stops an overrunning job itself; the bot waits this longer
 TTL_MARGIN_S = 60  # jobs and answers outlive the job's time limit by this much, then expire
 OFFLINE = "Analysis is offline right now (no inference worker is running). Please try later."
 UNREACHABLE = "I can't reach the analysis service right now. Please try again in a minute."
@@ -227,7 +228,7 @@ class DistributedPool:
                 self.stats.crashed += 1
                 log.error("job %s: worker %s died while running it", job_id[:8], owner.decode())
                 raise WorkerCrashed("crashed")
-            if now - taken_at > self.job_timeout_s:
+            if now - taken_at > self.job_timeout_s + BACKSTOP_GRACE_S:  # the worker's limit failed
                 self.stats.timed_out += 1
                 log.error(
                     "job %s passed %.0f s on worker %s", job_id[:8], self.job_timeout_s, owner

@@ -346,3 +346,17 @@ async def test_without_a_catalogue_the_bot_takes_the_first_workers_fleet(tmp_pat
     finally:
         await pool.close()
         lonely.stop()
+
+
+def test_worker_failures_become_the_local_pools_errors():
+    from bot.errors import JobError, JobRejected, JobTimedOut, WorkerCrashed
+    from bot.jobs import JobFailure
+
+    pool = DistributedPool("redis://127.0.0.1:1/0")
+    kinds = {"rejected": JobRejected, "crashed": WorkerCrashed, "timeout": JobTimedOut}
+    for kind, error in kinds.items():
+        assert type(pool._failure(JobFailure(kind, "no voice"))) is error
+    assert str(pool._failure(JobFailure("rejected", "no voice"))) == "no voice"
+    assert replies.job_failed(pool._failure(JobFailure("timeout", ""))).startswith("That took")
+    assert type(pool._failure(JobFailure("error", "oops"))) is JobError
+    assert (pool.stats.rejected_input, pool.stats.crashed, pool.stats.timed_out) == (2, 1, 2)
