@@ -348,7 +348,7 @@ async def test_without_a_catalogue_the_bot_takes_the_first_workers_fleet(tmp_pat
         lonely.stop()
 
 
-def test_worker_failures_become_the_local_pools_errors():
+async def test_worker_failures_become_the_local_pools_errors():
     from bot.errors import JobError, JobRejected, JobTimedOut, WorkerCrashed
     from bot.jobs import JobFailure
 
