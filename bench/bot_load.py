@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +99,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    members: Iterator[int] = field(default_factory=itertools.count)
 
 
 async def load(service: Any, notes: list[bytes], count: int, clients: int, tally: Tally) -> None:
@@ -107,7 +110,7 @@ async def load(service: Any, notes: list[bytes], count: int, clients: int, tally
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
-            n = len(tally.latencies) + remaining
+            n = next(tally.members)  # a new member per note: the per-member limits stay out
             member = Member("bench", "g", f"m{n}", f"Member {n}")
             t0 = time.perf_counter()
             reply = await service.analyze(member, notes[(c + n) % len(notes)], "n.ogg", "audio/ogg")
