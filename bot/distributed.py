@@ -170,6 +170,9 @@ class DistributedPool:
         if self.broker_down or fleet is None or not self.workers:
             self.stats.offline += 1
             raise PoolOffline(UNREACHABLE if self.broker_down else OFFLINE)
+        if self._in_flight >= self.queue_size + self.capacity():  # full: no need to ask Redis
+            self.stats.busy += 1
+            raise PoolBusy("busy")
         job_id = uuid.uuid4().hex
         try:
             await self._admit(job_id, job, fleet)
