@@ -29,3 +29,11 @@ class PoolClosed(JobError):
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names the key, never a token value."""
+
+
+class PoolOffline(JobError):
+    """No inference worker is running (a distributed pool with none connected)."""
+
+
+class BrokerUnavailable(JobError):
+    """The broker (Redis) cannot be reached, or was lost while the job waited."""

@@ -98,3 +98,28 @@ class CatalogInfo:
 
     artists: tuple[ArtistEntry, ...]
     encoder: str  # "<name> <version>"
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    """Why a job produced no result, as it travels back from a worker on another machine."""
+
+    kind: str  # "rejected" (the input), "error", "crashed" or "timeout"
+    message: str  # a sentence for the member
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """What a broker worker announces (refreshed while it lives): who it is, what it serves."""
+
+    worker_id: str
+    host: str
+    pid: int
+    concurrency: int  # jobs it runs at once
+    device: str
+    catalog_id: str  # sha256 prefix of the catalogue's manifest: same id, same catalogue
+    catalog: CatalogInfo
+    jobs: int = 0  # answered since it started
+    failures: int = 0  # of which crashed, timed out or failed (not the member's input)
+    p50_ms: float = 0.0  # job time over the last 200 jobs
+    p95_ms: float = 0.0

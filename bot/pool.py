@@ -54,6 +54,7 @@ class WorkerConfig:
 
     catalog: str = ""  # catalogue folder; "" is the bundled demo catalogue
     encoder: str = "resemblyzer"
+    device: str = "cpu"  # torch device of the encoder ("cuda" on a GPU worker)
     max_note_seconds: float = 300.0
     threads: int = 1  # torch threads per worker: more than 1 oversubscribes the cores
     log_level: int = logging.INFO
@@ -65,6 +66,7 @@ class PoolStats:
     completed: int = 0
     rejected_input: int = 0  # the input was the problem (no voice, not audio)
     busy: int = 0  # refused because the queue was full
+    offline: int = 0  # refused because no worker (or no broker) was there
     crashed: int = 0
     timed_out: int = 0
     restarts: int = 0
@@ -85,6 +87,7 @@ class _Worker:
         self.process.start()
         child.close()  # else the parent keeps the child's end open and never sees EOF
         self.executor = executor
+        self.catalog_id = ""  # the catalogue's manifest digest, once ready
 
     @property
     def pid(self) -> int:
@@ -108,7 +111,8 @@ class _Worker:
         if tag != "ready":
             self.kill()
             raise PoolClosed(str(value))
-        return value
+        info, self.catalog_id = value
+        return info
 
     def _join(self) -> int | None:
         self.process.join(STOP_GRACE_S)
@@ -160,6 +164,7 @@ class ProcessPool:
         self._ids = itertools.count(1)
         self._closed = False
         self.catalog: CatalogInfo | None = None
+        self.catalog_id = ""
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> CatalogInfo:
@@ -179,6 +184,7 @@ class ProcessPool:
         worker = _Worker(self._ctx, self.config, self._executor)
         self._workers[slot] = worker
         info = await worker.ready(START_TIMEOUT_S)
+        self.catalog_id = worker.catalog_id
         log.info("worker %d ready (pid %d)", slot, worker.pid)
         self.stats.worker_pids = self.worker_pids()
         return info

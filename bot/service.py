@@ -75,19 +75,25 @@ class RapService:
         self.pool = pool
         self.store = store
         self.limiter = MemberLimiter(per_minute=settings.notes_per_minute)
-        self.catalog: CatalogInfo | None = None
+        self._catalog: CatalogInfo | None = None
         self._purger: asyncio.Task[None] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         """Start the workers (each loads the model and catalogue, then warms up)."""
         self.store.open()
-        self.catalog = await self.pool.start()
+        self._catalog = await self.pool.start()
+        assert self.catalog is not None
         await asyncio.to_thread(self.store.purge_expired)
         self._purger = asyncio.create_task(self._purge_forever(), name="rapsim-purge")
         log.info(
             "service ready: %d artists, encoder %s", len(self.catalog.artists), self.catalog.encoder
         )
+
+    @property
+    def catalog(self) -> CatalogInfo | None:
+        """What the pool serves; a distributed pool may learn it from a worker after start."""
+        return getattr(self.pool, "catalog", None) or self._catalog
 
     async def close(self) -> None:
         if self._purger:

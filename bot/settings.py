@@ -36,6 +36,7 @@ class Settings:
     encoder: str = "resemblyzer"
     data_dir: Path = field(default_factory=_default_data_dir)
     workers: int = 2
+    broker_url: str = field(default="", repr=False)  # redis://...: the distributed pool
     queue_size: int = 16
     job_timeout_s: float = 60.0
     max_upload_mb: float = 25.0
@@ -62,7 +63,8 @@ class Settings:
         return _check_token("TELEGRAM_TOKEN", self.telegram_token, _TELEGRAM_TOKEN)
 
     def secrets(self) -> tuple[str, ...]:
-        return tuple(t for t in (self.discord_token, self.telegram_token) if t)
+        password = _url_password(self.broker_url)
+        return tuple(t for t in (self.discord_token, self.telegram_token, password) if t)
 
 
 def _check_token(key: str, value: str, pattern: re.Pattern[str]) -> str:
@@ -94,6 +96,7 @@ def load_settings(
         if get.text("RAPSIM_DATA_DIR")
         else _default_data_dir(),
         workers=get.integer("RAPSIM_WORKERS", 2, 1, 64),
+        broker_url=get.broker_url("RAPSIM_BROKER_URL"),
         queue_size=get.integer("RAPSIM_QUEUE_SIZE", 16, 1, 10_000),
         job_timeout_s=get.number("RAPSIM_JOB_TIMEOUT", 60.0, 1.0, 3600.0),
         max_upload_mb=get.number("RAPSIM_MAX_UPLOAD_MB", 25.0, 0.1, 2000.0),
@@ -105,6 +108,16 @@ def load_settings(
         discord_channels=get.ids("DISCORD_CHANNELS"),
         discord_owner_ids=get.ids("DISCORD_OWNER_IDS"),
     )
+
+
+def _url_password(url: str) -> str:
+    """The password in a broker URL (redis://user:pw@host), to keep it out of logs."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password or "" if url else ""
+    except ValueError:
+        return ""
 
 
 class _Reader:
@@ -136,6 +149,12 @@ class _Reader:
         raw = self.text(key).rstrip("/")
         if raw and not re.match(r"^https?://[^/\s]+", raw):
             raise SettingsError(f"{key} must be an http(s) URL, got {raw!r}")
+        return raw
+
+    def broker_url(self, key: str) -> str:
+        raw = self.text(key)
+        if raw and not re.match(r"^(rediss?|unix)://\S+$", raw):
+            raise SettingsError(f"{key} must be a redis://, rediss:// or unix:// URL")
         return raw
 
     def ids(self, key: str) -> frozenset[int]:

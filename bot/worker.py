@@ -1,11 +1,13 @@
-"""The inside of one inference worker process (started by ``bot.pool`` with spawn).
+"""The inside of an inference worker: :class:`WorkerCore`, and the pipe worker around it.
 
-It loads the encoder and the catalogue once, warms every stage up (numba JIT, torch,
-fonts) and only then says it is ready; then it answers jobs one at a time over its pipe
-until the pipe closes. It converts ``inference`` results to the plain data of
-``bot.jobs``, so nothing outside this process needs ``inference`` or torch. A member's
-mistake (not audio, no voice) is answered as "rejected" with inference's own sentence;
-anything else is logged here with its traceback and answered with a generic failure.
+:class:`WorkerCore` loads the encoder and the catalogue once, warms every stage up (numba
+JIT, torch, fonts), and turns jobs into the plain data of ``bot.jobs``, so nothing outside
+a worker needs ``inference`` or torch. A member's mistake (not audio, no voice) is
+answered as "rejected" with inference's own sentence; anything else is logged here with
+its traceback and answered with a generic failure. Both transports use it: the local
+pipe worker (:func:`worker_main`, started by ``bot.pool`` with spawn, one job at a time
+until the pipe closes) and the broker worker (``bot.broker_worker``), which also runs
+:meth:`WorkerCore.handle_batch` to embed waiting notes in one GPU pass.
 """
 
 from __future__ import annotations
@@ -45,13 +47,13 @@ def worker_main(conn: Connection, config: Any) -> None:
     from inference import RapsimError
 
     try:
-        worker = _Loaded(config)
+        worker = WorkerCore(config)
     except Exception as e:  # a bad catalogue or encoder: the parent reports it
         if not isinstance(e, RapsimError):
             log.exception("worker failed to load")
         conn.send(("failed", f"the inference worker could not start: {e}"))
         return
-    conn.send(("ready", worker.catalog_info()))
+    conn.send(("ready", (worker.catalog_info(), worker.catalog_id())))
     while True:
         try:
             message = conn.recv()
@@ -63,7 +65,9 @@ def worker_main(conn: Connection, config: Any) -> None:
         conn.send((job_id, *worker.handle(kind, payload)))
 
 
-class _Loaded:
+class WorkerCore:
+    """One loaded, warm analyser and the conversion of its results to ``bot.jobs`` data."""
+
     def __init__(self, config: Any) -> None:
         from inference import (
             Analyzer,
@@ -79,7 +83,8 @@ class _Loaded:
         )
         # load the catalogue first: a bad path fails before seconds of model loading
         catalog = Catalog.load(config.catalog) if config.catalog else None
-        pipeline = Pipeline(load_encoder(config.encoder), options)
+        device = getattr(config, "device", "cpu")
+        pipeline = Pipeline(load_encoder(config.encoder, device=device), options)
         self.analyzer = Analyzer(catalog or demo_catalog(pipeline), pipeline)
         self.analyzer.warmup()
         enc = self.analyzer.pipeline.encoder
@@ -89,6 +94,41 @@ class _Loaded:
         infos = self.analyzer.catalog.artist_infos()
         artists = tuple(ArtistEntry(a.name, a.clips, a.seconds, a.demo) for a in infos)
         return CatalogInfo(artists=artists, encoder=self.encoder)
+
+    def catalog_id(self) -> str:
+        """Which catalogue this is, comparable across machines (its manifest's digest)."""
+        from .catalog_id import catalog_id
+
+        return catalog_id(self.analyzer.catalog.path)
+
+    def handle_job(self, job: AnalyzeJob | CompareJob) -> tuple[str, Any]:
+        return self.handle("analyze" if isinstance(job, AnalyzeJob) else "compare", job)
+
+    def handle_batch(self, jobs: list[AnalyzeJob]) -> list[tuple[str, Any]]:
+        """Analyse several notes with one encoder pass for all (a GPU worker's batch).
+
+        Each answer is what ``handle("analyze", job)`` gives for that job alone; one bad
+        note fails only itself.
+        """
+        from inference import AnalyzerOptions, RapsimError
+
+        pipeline = self.analyzer.pipeline
+        features = pipeline.features_batch([j.audio for j in jobs])
+        answers: list[tuple[str, Any]] = []
+        for job, feats in zip(jobs, features, strict=True):
+            try:
+                if isinstance(feats, Exception):
+                    raise feats
+                options = AnalyzerOptions(top_k=job.top_k, image=True)
+                answers.append(
+                    ("ok", self.to_analysis(self.analyzer.analyze_features(feats, options)))
+                )
+            except RapsimError as e:
+                answers.append(("rejected", str(e)))
+            except Exception:
+                log.exception("analyze job failed (in a batch of %d)", len(jobs))
+                answers.append(("error", FAILED))
+        return answers
 
     def handle(self, kind: str, payload: Any) -> tuple[str, Any]:
         from inference import RapsimError
@@ -109,6 +149,10 @@ class _Loaded:
         from inference import AnalyzerOptions, artist_words
 
         r = self.analyzer.analyze(job.audio, AnalyzerOptions(top_k=job.top_k, image=True))
+        return self.to_analysis(r)
+
+    def to_analysis(self, r: Any) -> Analysis:
+        """An ``inference`` AnalysisResult as plain ``bot.jobs`` data."""
         assert r.image_png is not None
         return Analysis(
             matches=tuple(

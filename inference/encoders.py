@@ -48,6 +48,17 @@ class Encoder(Protocol):
         ...
 
 
+def embed_many(encoder: Encoder, wavs: list[np.ndarray]) -> np.ndarray:
+    """Embeddings of several recordings, float32 (n, dim): one batched call when the encoder
+    has ``embed_batch`` (HuBERT: one transformer pass, what a GPU wants), else one by one."""
+    if not wavs:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    batch = getattr(encoder, "embed_batch", None)
+    if batch is not None and len(wavs) > 1:
+        return np.asarray(batch(wavs), dtype=np.float32)
+    return np.stack([encoder.embed(w) for w in wavs]).astype(np.float32, copy=False)
+
+
 def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Rows scaled to unit L2 norm (float32); an all-zero row stays zero."""
     x = np.asarray(x, dtype=np.float32)
@@ -91,19 +102,20 @@ class ResemblyzerEncoder:
         self.embed((0.05 * rng.standard_normal(3 * SAMPLE_RATE)).astype(np.float32))
 
 
-def load_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
+def load_encoder(spec: str = DEFAULT_ENCODER, device: str = "cpu") -> Encoder:
     """Make an encoder from a spec: ``resemblyzer`` or ``hubert:<hub id or local folder>``.
 
     ``hubert`` alone means ``hubert:facebook/hubert-base-ls960`` (needs the weights
-    downloaded beforehand, or network access to the hub).
+    downloaded beforehand, or network access to the hub). ``device``: a torch device
+    ("cpu", "cuda", "cuda:1").
     """
     spec = (spec or DEFAULT_ENCODER).strip()
     kind, _, arg = spec.partition(":")
     kind = kind.lower()
     if kind == "resemblyzer":
-        return ResemblyzerEncoder()
+        return ResemblyzerEncoder(device)
     if kind == "hubert":
         from .hubert import HubertEncoder  # deferred: transformers import takes ~5 s
 
-        return HubertEncoder(arg or "facebook/hubert-base-ls960")
+        return HubertEncoder(arg or "facebook/hubert-base-ls960", device=device)
     raise EncoderError(f"unknown encoder {spec!r}: use 'resemblyzer' or 'hubert:<id or folder>'")

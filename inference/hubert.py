@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +95,7 @@ class HubertEncoder:
         Returns float32 (dim,), L2 norm 1. Chunks of at most ``max_seconds`` (near-equal
         lengths, so no tiny tail) are pooled together, weighted by their frame counts.
         """
-        wav = np.ascontiguousarray(wav, dtype=np.float32)
-        if wav.ndim != 1 or wav.size < self._min_samples:
-            raise ValueError(
-                f"embed() takes a 1-D waveform of at least {self._min_samples} samples"
-            )
-        values = self._prepare(wav)
+        values = self._prepare(self._checked(wav))
         n_chunks = math.ceil(values.size / self._chunk_samples)
         total = np.zeros(self.dim, dtype=np.float64)
         frames = 0
@@ -108,6 +104,38 @@ class HubertEncoder:
             total += states.sum(axis=0, dtype=np.float64)
             frames += states.shape[0]
         return l2_normalize(total / frames)
+
+    def embed_batch(self, wavs: Sequence[np.ndarray]) -> np.ndarray:
+        """Embed several recordings with one transformer pass over all of them (a GPU batch).
+
+        The same vectors as ``embed`` on each, within float32 rounding: the conv feature
+        encoder runs per chunk (in base models its group norm normalises over time, so zero
+        padding would change it; it is the cheap part), then the transformer runs once over
+        every chunk padded to the longest, with an attention mask. Padded frames are zeroed
+        before the positional convolution, exactly like its own zero padding of a lone chunk.
+        Returns float32 (len(wavs), dim), each row L2 norm 1.
+        """
+        rows: list[torch.Tensor] = []
+        owner: list[int] = []
+        for i, wav in enumerate(wavs):
+            values = self._prepare(self._checked(wav))
+            for chunk in np.array_split(values, math.ceil(values.size / self._chunk_samples)):
+                rows.append(self._projected(chunk))
+                owner.append(i)
+        totals = np.zeros((len(wavs), self.dim), dtype=np.float64)
+        frames = np.zeros(len(wavs), dtype=np.int64)
+        for i, states in zip(owner, self._padded_layer_states(rows), strict=True):
+            totals[i] += states.sum(axis=0, dtype=np.float64)
+            frames[i] += states.shape[0]
+        return l2_normalize(totals / frames[:, None])
+
+    def _checked(self, wav: np.ndarray) -> np.ndarray:
+        wav = np.ascontiguousarray(wav, dtype=np.float32)
+        if wav.ndim != 1 or wav.size < self._min_samples:
+            raise ValueError(
+                f"embed() takes a 1-D waveform of at least {self._min_samples} samples"
+            )
+        return wav
 
     def warmup(self) -> None:
         rng = np.random.default_rng(0)
@@ -121,6 +149,41 @@ class HubertEncoder:
         if not self._normalize:
             return wav
         return ((wav - wav.mean()) / np.sqrt(wav.var() + _NORM_EPS)).astype(np.float32)
+
+    def _projected(self, chunk: np.ndarray) -> torch.Tensor:
+        """The transformer's input for one chunk: (frames, hidden) on the model's device."""
+        x = torch.from_numpy(np.ascontiguousarray(chunk)).unsqueeze(0).to(self._device)
+        with torch.inference_mode():
+            features = self._model.feature_extractor(x).transpose(1, 2)
+            return self._model.feature_projection(features)[0]
+
+    def _padded_layer_states(self, rows: list[torch.Tensor]) -> list[np.ndarray]:
+        """The chosen layer's states of each row, from one masked pass: float32 (frames, dim).
+
+        ``hidden_states[k]`` is the input of transformer layer k (k < number of layers), so
+        a pre-hook on that layer reads it; k = number of layers is the encoder's output.
+        """
+        lengths = [r.shape[0] for r in rows]
+        batch = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
+        mask = torch.zeros(batch.shape[:2], dtype=torch.bool, device=batch.device)
+        for i, n in enumerate(lengths):
+            mask[i, :n] = True
+        layers = self._model.encoder.layers
+        seen: list[torch.Tensor] = []
+        hook = None
+        if self.layer < len(layers):
+            hook = layers[self.layer].register_forward_pre_hook(
+                lambda _m, args, kwargs: seen.append(args[0] if args else kwargs["hidden_states"]),
+                with_kwargs=True,
+            )
+        try:
+            with torch.inference_mode():
+                out = self._model.encoder(batch, attention_mask=mask)
+        finally:
+            if hook is not None:
+                hook.remove()
+        states = (seen[0] if seen else out.last_hidden_state).float().cpu().numpy()
+        return [states[i, :n] for i, n in enumerate(lengths)]
 
     def _layer_states(self, chunk: np.ndarray) -> np.ndarray:
         """Hidden states of the chosen layer for one chunk: float32 (frames, dim)."""

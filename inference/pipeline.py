@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +18,7 @@ import numpy as np
 from . import image, style
 from .audio import DecodedAudio, Source, decode
 from .constants import MAX_DECODE_SECONDS, SAMPLE_RATE
-from .encoders import Encoder
+from .encoders import Encoder, embed_many
 from .preprocess import PreparedAudio, prepare
 from .runtime import limit_threads
 from .types import StyleProfile
@@ -54,6 +56,9 @@ class Features:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+_Staged = tuple[DecodedAudio, PreparedAudio, dict[str, float]]
+
+
 class Pipeline:
     """Holds the encoder; ``features()`` runs every stage on one recording."""
 
@@ -86,7 +91,56 @@ class Pipeline:
         prepared: PreparedAudio = prepare(wav, suppress_beat=self.options.suppress_beat)
         t = _lap(timings, "prepare", t)
         embedding = self.encoder.embed(prepared.voiced)
-        t = _lap(timings, "embed", t)
+        _lap(timings, "embed", t)
+        return self._finish(wav, prepared, embedding, warnings, timings)
+
+    def features_batch(
+        self, sources: Sequence[Source], threads: int = 4
+    ) -> list[Features | Exception]:
+        """Features of several recordings with one encoder call for all of them.
+
+        For a GPU worker: decoding, preparation, style and mel run on ``threads`` CPU
+        threads, the embeddings in one batched forward pass (``embed_many``). Each item is
+        the same as ``features(source)`` would give (within the encoder's batching
+        tolerance), or the exception that source raised (a bad note fails only itself).
+        """
+        with ThreadPoolExecutor(max(1, min(threads, len(sources)))) as pool:
+            staged = list(pool.map(self._staged, sources))
+            failed = {i: s for i, s in enumerate(staged) if isinstance(s, Exception)}
+            ready = [(i, s) for i, s in enumerate(staged) if not isinstance(s, Exception)]
+            t = time.perf_counter()
+            vectors = embed_many(self.encoder, [s[1].voiced for _, s in ready])
+            embed_ms = (time.perf_counter() - t) * 1000 / max(1, len(ready))
+            futures = {}
+            for (i, (decoded, prepared, timings)), vector in zip(ready, vectors, strict=True):
+                timings["embed"] = embed_ms  # the batch's time, shared out
+                warnings = _decode_warnings(decoded)
+                futures[i] = pool.submit(
+                    self._finish, decoded.wav, prepared, vector, warnings, timings
+                )
+            return [failed[i] if i in failed else _outcome(futures[i]) for i in range(len(staged))]
+
+    def _staged(self, source: Source) -> _Staged | Exception:
+        try:
+            timings: dict[str, float] = {}
+            t = time.perf_counter()
+            decoded = self.decode(source)
+            t = _lap(timings, "decode", t)
+            prepared = prepare(decoded.wav, suppress_beat=self.options.suppress_beat)
+            _lap(timings, "prepare", t)
+            return decoded, prepared, timings
+        except Exception as e:  # returned, not raised: it belongs to this source only
+            return e
+
+    def _finish(
+        self,
+        wav: np.ndarray,
+        prepared: PreparedAudio,
+        embedding: np.ndarray,
+        warnings: tuple[str, ...],
+        timings: dict[str, float],
+    ) -> Features:
+        t = time.perf_counter()
         profile = style.compute_style(
             prepared.window, SAMPLE_RATE, prepared.speech_mask, gain_db=prepared.gain_db
         )
@@ -107,6 +161,13 @@ class Pipeline:
         """Only the embedding (catalogue augmentation variants need nothing else)."""
         prepared = prepare(wav, suppress_beat=self.options.suppress_beat)
         return self.encoder.embed(prepared.voiced)
+
+
+def _outcome(future: Future[Features]) -> Features | Exception:
+    try:
+        return future.result()
+    except Exception as e:
+        return e
 
 
 def _lap(timings: dict[str, float], name: str, since: float) -> float:

@@ -361,9 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_catalog_add)
 
-    from . import kit
+    from . import kit, worker_cli
 
     kit.add_parsers(sub)
+    worker_cli.add_parsers(sub)
 
     for name, func in (("discord", cmd_discord), ("telegram", cmd_telegram)):
         p = sub.add_parser(

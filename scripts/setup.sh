@@ -2,7 +2,8 @@
 # Set up Rap Simulator in ./.venv on a fresh Debian/Ubuntu machine.
 #   bash scripts/setup.sh          what `rapsim` needs (ffmpeg for m4a/webm/mp4 notes)
 #   bash scripts/setup.sh --dev    plus the test tools (pytest, ruff, mypy, transformers,
-#                                  espeak-ng for test speech)
+#                                  espeak-ng for test speech, redis-server for the
+#                                  distributed pool's tests)
 # Safe to run again. System packages are installed with apt-get when running as root (or
 # through sudo); otherwise the script says what to install and goes on.
 set -euo pipefail
@@ -12,7 +13,7 @@ dev=0
 PY=${PYTHON:-python3}
 
 apt_pkgs=(ffmpeg)
-[ $dev = 1 ] && apt_pkgs+=(espeak-ng)
+[ $dev = 1 ] && apt_pkgs+=(espeak-ng redis-server)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   bin=$p; command -v "$bin" >/dev/null 2>&1 || missing+=("$p")

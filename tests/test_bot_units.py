@@ -40,6 +40,7 @@ def test_settings_defaults_and_env_over_dotenv(tmp_path):
         ("RAPSIM_QUEUE_SIZE", "2.5", "whole number"),
         ("TELEGRAM_API_URL", "localhost:8081", "http(s) URL"),
         ("DISCORD_CHANNELS", "12,general", "numeric ids"),
+        ("RAPSIM_BROKER_URL", "http://localhost:6379", "redis://, rediss:// or unix://"),
     ],
 )
 def test_bad_settings_name_the_key(key, value, needle):
@@ -59,6 +60,22 @@ def test_tokens_are_checked_and_never_shown():
     assert good.require_discord_token() == DISCORD_TOKEN
     assert good.require_telegram_token() == TELEGRAM_TOKEN
     assert DISCORD_TOKEN not in repr(good) and TELEGRAM_TOKEN not in repr(good)
+
+
+def test_broker_url_switches_the_pool_and_its_password_is_never_shown():
+    from bot.app import create_pool
+    from bot.distributed import DistributedPool
+    from bot.pool import ProcessPool
+
+    url = "rediss://:s3cret-pw@redis.example:6380/0"
+    settings = load_settings({"RAPSIM_BROKER_URL": url}, dotenv=None)
+    assert settings.broker_url == url and "s3cret-pw" not in repr(settings)
+    assert "s3cret-pw" in settings.secrets()
+    assert isinstance(create_pool(settings), DistributedPool)
+    assert isinstance(create_pool(load_settings({}, dotenv=None)), ProcessPool)
+    record = logging.LogRecord("bot", logging.INFO, __file__, 1, "connecting to %s", (url,), None)
+    TokenFilter(settings.secrets()).filter(record)
+    assert "s3cret-pw" not in record.getMessage()
 
 
 def test_token_filter_scrubs_messages_args_and_tracebacks():

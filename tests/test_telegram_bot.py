@@ -90,6 +90,12 @@ def video_note_mp4(speech_wav: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def rig(catalog_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    async for r in running_bot(catalog_dir, tmp_path_factory):
+        yield r
+
+
+async def running_bot(catalog_dir: Path, tmp_path_factory: pytest.TempPathFactory, **more: Any):
+    """The Telegram bot polling a fake Bot API; ``more``: other settings (a broker URL)."""
     fake = FakeTelegram(TOKEN)
     await fake.start()
     settings = Settings(
@@ -102,6 +108,7 @@ async def rig(catalog_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         job_timeout_s=60,
         notes_per_minute=100,
         max_upload_mb=2,
+        **more,
     )
     records: list[logging.LogRecord] = []
     keep = _Keep(records)
