@@ -146,13 +146,15 @@ class WorkerCore:
             return "error", FAILED
 
     def analyze(self, job: AnalyzeJob) -> Analysis:
-        from inference import AnalyzerOptions, artist_words
+        from inference import AnalyzerOptions
 
         r = self.analyzer.analyze(job.audio, AnalyzerOptions(top_k=job.top_k, image=True))
         return self.to_analysis(r)
 
     def to_analysis(self, r: Any) -> Analysis:
         """An ``inference`` AnalysisResult as plain ``bot.jobs`` data."""
+        from inference import artist_words
+
         assert r.image_png is not None
         return Analysis(
             matches=tuple(
