@@ -58,6 +58,8 @@ def build_catalog(emb: Embeddings, names: list[str], keep: np.ndarray, space: st
     from inference import Catalog
     from inference.catalog import Clip, make_index
     from inference.matching import Matcher, fit_matching
+    from inference.resemblance import REFERENCE_FOLDS
+    from models.space import HEAD_REFERENCE_FOLDS
 
     y = np.searchsorted(names, emb.artist)
     rows = np.flatnonzero(np.isin(y, keep))
@@ -71,7 +73,14 @@ def build_catalog(emb: Embeddings, names: list[str], keep: np.ndarray, space: st
         fixed, refit = _train_head(X, artist, groups, loss, seed, blended=bool(raw))
         projection = f"head:siamese/{loss}"
     matching, proj = fit_matching(
-        X, artist, groups, original, projection=projection, fixed=fixed, refit=refit
+        X,
+        artist,
+        groups,
+        original,
+        projection=projection,
+        fixed=fixed,
+        refit=refit,
+        reference_folds=HEAD_REFERENCE_FOLDS if refit else REFERENCE_FOLDS,
     )
     clips = [
         Clip(int(a), str(g), 0.0, 10.0, str(v))

@@ -31,6 +31,7 @@ from .matching import (
     fit_matching,
 )
 from .pipeline import Features, Pipeline
+from .resemblance import REFERENCE_FOLDS
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,7 @@ def _finish(
         top_n=settings.top_n,
         fixed=head["projection"] if head else None,
         refit=head.get("refit") if head else None,
+        reference_folds=head.get("folds", REFERENCE_FOLDS) if head else REFERENCE_FOLDS,
     )
     matching["augment"] = sorted(AUGMENT_SETS[settings.augment])
     if head:

@@ -33,7 +33,7 @@ import scipy.special
 
 from .catalog import Catalog
 from .encoders import l2_normalize
-from .resemblance import FitSpace, HeldOut, Scale, held_out_artists, nearest
+from .resemblance import REFERENCE_FOLDS, FitSpace, HeldOut, Scale, held_out_artists, nearest
 from .types import Match
 
 log = logging.getLogger(__name__)
@@ -255,6 +255,7 @@ def fit_matching(
     top_n: int = DEFAULT_TOP_N,
     fixed: dict[str, np.ndarray] | None = None,
     refit: FitSpace | None = None,
+    reference_folds: int = REFERENCE_FOLDS,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Fit the matching space, the resemblance scales and the identity calibrations;
     returns (manifest dict, projection).
@@ -269,6 +270,7 @@ def fit_matching(
     one like it without the artists held out for the scales (a head trained on fewer
     artists). Without it a fixed projection is kept for them too, which makes voices
     it was trained on look further apart than new voices will (scores read high).
+    ``reference_folds``: how many folds of artists are held out in turn.
 
     Identity ("is this the artist themself") is a logistic fit of same-artist
     similarities (the clip's own recording held out) against the similarities of
@@ -284,7 +286,9 @@ def fit_matching(
         vectors[orig], groups[orig], vectors, labels, groups, n_artists, top_n
     )
     own = held[np.arange(int(orig.sum())), labels[orig]]
-    new = _held_out_artists(embeddings, labels, groups, orig, projection, top_n, fixed, refit)
+    new = _held_out_artists(
+        embeddings, labels, groups, orig, projection, top_n, fixed, refit, reference_folds
+    )
     if new.different_pairs.size < 2:  # a catalogue too small to hold artists out together
         new = _pairs_in_catalogue(new, vectors[orig], labels[orig], groups[orig])
     matching = {
@@ -329,6 +333,7 @@ def _held_out_artists(
     top_n: int,
     fixed: dict[str, np.ndarray] | None,
     refit: FitSpace | None = None,
+    folds: int = REFERENCE_FOLDS,
 ) -> HeldOut:
     """How voices new to the catalogue meet it, simulated by holding whole artists out
     and refitting the space without them (``inference.resemblance.held_out_artists``).
@@ -343,7 +348,14 @@ def _held_out_artists(
         return aggregate_rows(sims, gallery_labels, n, top_n)
 
     return held_out_artists(
-        np.asarray(embeddings, np.float32), labels, groups, original, fit, apply_projection, agg
+        np.asarray(embeddings, np.float32),
+        labels,
+        groups,
+        original,
+        fit,
+        apply_projection,
+        agg,
+        folds,
     )
 
 

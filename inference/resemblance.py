@@ -25,7 +25,7 @@ module only fits and applies scales; it does not rank (``inference.matching``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,12 +48,16 @@ class Scale:
     100."""
 
     points: tuple[float, ...]
+    _x: np.ndarray = field(init=False, repr=False, compare=False)  # points, strictly rising
 
     def __post_init__(self) -> None:
         if len(self.points) != len(PERCENTILES) or any(
             b < a for a, b in zip(self.points, self.points[1:], strict=False)
         ):
             raise ValueError("a resemblance scale needs 101 non-decreasing percentiles")
+        # np.interp wants increasing points: ties (a tiny sample) are spread by 1e-9
+        x = np.asarray(self.points) + np.arange(len(self.points)) * 1e-9
+        object.__setattr__(self, "_x", x)
 
     @classmethod
     def of(cls, sample: np.ndarray) -> Scale:
@@ -64,10 +68,7 @@ class Scale:
         return cls(tuple(float(v) for v in np.percentile(sample, PERCENTILES)))
 
     def score(self, similarity: float | np.ndarray) -> np.ndarray:
-        x = np.asarray(self.points)
-        # np.interp wants increasing points: ties (a tiny sample) are spread by 1e-9
-        x = x + np.arange(x.size) * 1e-9
-        return np.asarray(np.interp(similarity, x, PERCENTILES))
+        return np.asarray(np.interp(similarity, self._x, PERCENTILES))
 
     def to_json(self) -> list[float]:
         return [round(v, 6) for v in self.points]

@@ -84,15 +84,21 @@ def use_head(
             "projection": head_projection(head),
             "info": info,
             "refit": fold_trainer(config, enc),
+            "folds": HEAD_REFERENCE_FOLDS,
         },
     )
+
+
+# Heads trained for the resemblance scales: 5 folds of artists (LDA uses 10; 5 and 10 gave
+# the same scale for LDA), so `rapsim train` trains 5 more heads, not 10.
+HEAD_REFERENCE_FOLDS = 5
 
 
 def fold_trainer(config: HeadConfig, encoder: Mapping[str, Any]) -> FitSpace:
     """(embeddings, labels, groups) -> the projection of a head like ``config`` trained on
     just those: what the resemblance scales need for the artists they hold out
     (``inference.matching.fit_matching``), so that voices a head never saw are scaled
-    as voices it never saw (about 10 trainings of a few seconds)."""
+    as voices it never saw (``HEAD_REFERENCE_FOLDS`` trainings of a few seconds)."""
 
     def refit(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
         present, labels = np.unique(y, return_inverse=True)
