@@ -278,6 +278,37 @@ def evaluate_space(emb: Embeddings, genders: dict[str, str], space: str, args) -
     return result
 
 
+def rank_latency(emb: Embeddings, queries: int = 100, rounds: int = 5) -> dict:
+    """``Matcher.rank`` (resemblance + identity) against the path before resemblance
+    (similarities, order, identity calibration), interleaved in one process."""
+    from inference.matching import Matcher, score
+
+    names = sorted(set(emb.artist))
+    catalog = build_catalog(emb, names, np.arange(len(names)), "lda", 0)
+    matcher = Matcher(catalog)
+
+    def before(e: np.ndarray) -> list:
+        sims = matcher.artist_similarities(e)
+        order = np.argsort(-sims)[:TOP_K]
+        return [(i, score(float(sims[i]), matcher.rank_calibration)) for i in order]
+
+    paths = {"before": before, "now": lambda e: matcher.rank(e, TOP_K)}
+    q = emb.Q[emb.conditions.index("clean")][:queries]
+    times: dict[str, list[float]] = {k: [] for k in paths}
+    for _ in range(rounds):
+        for name, f in paths.items():
+            for e in q:
+                t0 = time.perf_counter()
+                f(e)
+                times[name].append((time.perf_counter() - t0) * 1000)
+    out = {
+        k: {"p50_ms": _r(np.median(v)), "p95_ms": _r(np.percentile(v, 95))}
+        for k, v in times.items()
+    }
+    out["vectors"] = int(catalog.index.ntotal)
+    return out
+
+
 def _quartiles(a: np.ndarray) -> list[float]:
     return [round(float(v), 1) for v in np.percentile(a, [25, 50, 75])]
 
@@ -330,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fold-seed", type=int, default=0)
     ap.add_argument("--head-seed", type=int, default=0)
     ap.add_argument("--query-seed", type=int, default=7, help="as bench.accuracy's --seed")
+    ap.add_argument("--latency", action="store_true", help="only time Matcher.rank")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -338,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     from inference.runtime import limit_threads
 
     limit_threads()
+    if args.latency:
+        emit({"corpus": str(args.corpus), "rank": rank_latency(emb)}, args.out)
+        return 0
     genders = read_genders(args.corpus)
     doc: dict = {
         "corpus": str(args.corpus),

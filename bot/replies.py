@@ -71,14 +71,14 @@ _TIPS: dict[str, tuple[str, str, str]] = {
 
 def analysis(name: str, result: Analysis) -> str:
     top, rest = result.matches[0], result.matches[1 : 1 + RUNNERS_UP]
-    lines = [f"{name}, you sound most like {top.artist}: {top.score:.0f}/100"]
+    first = f"{name}, you sound most like {top.artist}: {top.score:.0f}/100"
+    meaning = f", {top.meaning}" if top.meaning and not top.maybe_self else ""
+    lines = [first + meaning + "."]
     if top.maybe_self:
         lines.append(
             f"This may be {top.artist} themself: the voice matches {top.artist}'s own "
             f"recordings (identity {top.identity:.0f}/100)."
         )
-    elif top.meaning:
-        lines[0] += f", {top.meaning}."
     if rest:
         lines.append("Runners-up: " + ", ".join(f"{m.artist} {m.score:.0f}" for m in rest))
     if any(m.demo for m in result.matches):

@@ -226,8 +226,26 @@ def test_failure_texts_are_distinct_and_readable():
     assert any("no voice found" in t for t in texts)
     assert "2 servers or chats" in replies.forgotten({"g1": 2, "g2": 1})
     assert "nothing saved" in replies.forgotten({})
-    cmp = replies.comparison("Ann", "Bob", Comparison(83.4, ("X", "Y"), b""))
-    assert "83/100" in cmp and "nearly the same" in cmp
+    alike = "more alike than most pairs of different artists in the catalogue"
+    cmp = replies.comparison("Ann", "Bob", Comparison(83.4, ("X", "Y"), b"", False, alike))
+    assert cmp.splitlines()[0] == f"Ann and Bob: 83/100 alike, {alike}."
+    assert "same person" not in cmp and "of Ann: X; of Bob: Y" in cmp
+    same = replies.comparison("Ann", "Bob", Comparison(99.0, ("X", "X"), b"", True, alike))
+    assert "may be the same person" in same
+
+
+def test_identity_is_said_only_when_it_fires():
+    """A member (identity low) is told the resemblance in words; a note that matches an
+    artist's own recordings says so instead."""
+    words = "closer than most neighbouring artists in this catalogue"
+    member = MatchOut("MC Top", 72.0, False, identity=3.0, maybe_self=False, meaning=words)
+    artist = MatchOut("MC Top", 99.6, False, identity=97.0, maybe_self=True, meaning=words)
+    for top, says_self in ((member, False), (artist, True)):
+        a = Analysis((top, MatchOut("B", 40, False)), (), _voice(0), b"png", 30.0, 25.0, ())
+        text = replies.analysis("Ann", a)
+        assert ("themself" in text) is says_self
+        assert (words in text) is not says_self
+        assert text.startswith(f"Ann, you sound most like MC Top: {top.score:.0f}/100")
 
 
 def test_artist_pages():

@@ -176,8 +176,9 @@ async def test_burst_of_200_notes_from_50_members(service, server, note):
     print(f"burst: {len(ok)} analysed, {len(busy)} busy, {len(waits)} rate-limited")
 
 
-def test_status_and_metrics_count_the_jobs(service, server, fleet):
-    out = subprocess.run(
+async def test_status_and_metrics_count_the_jobs(service, server, fleet):
+    out = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "rapsim", "status", "--broker-url", server.url, "--json"],
         capture_output=True,
         text=True,
@@ -189,7 +190,8 @@ def test_status_and_metrics_count_the_jobs(service, server, fleet):
     jobs = sum(w["jobs"] for w in doc["workers"])
     assert jobs >= 2 and all(w["p95_ms"] >= w["p50_ms"] > 0 for w in doc["workers"]), doc
     url = f"http://127.0.0.1:{fleet.metrics_port}/metrics"
-    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    resp = await asyncio.to_thread(urllib.request.urlopen, url, timeout=10)
+    text = resp.read().decode()
     counted = sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()

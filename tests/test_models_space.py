@@ -95,7 +95,13 @@ def test_rapsim_train_switches_the_catalogue_and_back(catalog_dir: Path, tmp_pat
     from rapsim.cli import main
 
     cat_dir = shutil.copytree(catalog_dir, tmp_path / "cat")
+    before = Catalog.load(cat_dir).matching["projection"]
     assert main(["train", str(cat_dir), "--epochs", "3", "--head", "siamese"]) == 0
+    assert Catalog.load(cat_dir).matching["projection"] == before  # heads are opt-in now
+    assert (cat_dir / "heads" / "siamese.pt").is_file()
+    capsys.readouterr()
+    args = ["train", str(cat_dir), "--epochs", "3", "--head", "siamese", "--use", "siamese"]
+    assert main(args) == 0
     assert "ranks artists in the siamese head's space (supcon)" in capsys.readouterr().out
     assert Catalog.load(cat_dir).matching["projection"] == "head:siamese/supcon"
     args = ["train", str(cat_dir), "--epochs", "2", "--head", "classifier", "--use", "none"]
