@@ -132,8 +132,13 @@ def test_compare(speech_wav, catalog_dir, clips_dir, tmp_path, capsys) -> None:
 
 def test_catalog_build_and_add(clips_dir, tmp_path, capsys) -> None:
     out = tmp_path / "cat"
-    assert main(["catalog", "build", str(clips_dir), "--out", str(out)]) == 0
+    assert main(["catalog", "build", str(clips_dir), "--out", str(out), "--jobs", "2"]) == 0
     assert "3 artists, 9 clips" in capsys.readouterr().out
+    embeddings = (out / "embeddings.npy").read_bytes()
+    # built again: every file comes from the build cache, and the catalogue is the same
+    assert main(["catalog", "build", str(clips_dir), "--out", str(out), "--jobs", "1"]) == 0
+    assert "9 clips added (9 files from" in capsys.readouterr().out
+    assert (out / "embeddings.npy").read_bytes() == embeddings
     new = speak(LINES[1], "en-us+f5", tmp_path / "new.wav")
     assert main(["catalog", "add", "--catalog", str(out), "--artist", "Golf", str(new)]) == 0
     assert main(["artists", "--catalog", str(out)]) == 0
