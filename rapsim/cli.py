@@ -56,7 +56,9 @@ def _catalog(args: argparse.Namespace, pipeline: Pipeline | None = None) -> Cata
     where = args.catalog or os.environ.get("RAPSIM_CATALOG")
     if where:
         return Catalog.load(where)
-    return demo_catalog(pipeline or _pipeline(args), progress=_progress("building demo catalogue"))
+    return demo_catalog(
+        pipeline or _pipeline(args), progress=_progress("building demo catalogue"), jobs=_cores()
+    )
 
 
 def _analyzer(args: argparse.Namespace) -> Analyzer:
@@ -67,7 +69,9 @@ def _analyzer(args: argparse.Namespace) -> Analyzer:
     catalog = Catalog.load(where) if where else None
     pipeline = _pipeline(args)
     if catalog is None:
-        catalog = demo_catalog(pipeline, progress=_progress("building demo catalogue"))
+        catalog = demo_catalog(
+            pipeline, progress=_progress("building demo catalogue"), jobs=_cores()
+        )
     analyzer = Analyzer(catalog, pipeline)
     analyzer.warmup()
     return analyzer
