@@ -44,7 +44,13 @@ fi
 # other dependencies. Installed last, and with --no-deps (pip then runs no conflict
 # check), pip's resolver never reads that metadata, so it has nothing to complain about.
 "${pip[@]}" install --no-deps "resemblyzer==0.1.4"
-.venv/bin/python -c "import resemblyzer, webrtcvad, faiss, librosa, inference"
+# One warm-up now: librosa compiles its numba kernels on first use (a minute on a busy
+# 2-core machine) and caches them on disk, so the first `rapsim demo` answers in seconds.
+# It also checks that everything imports and the shipped demo catalogue loads.
+.venv/bin/python -c "
+from inference import Analyzer, Pipeline, demo_catalog, load_encoder
+pipeline = Pipeline(load_encoder())
+Analyzer(demo_catalog(pipeline), pipeline).warmup()"
 if [ $dev = 1 ]; then
   echo "setup: ready: .venv with rapsim and the test tools; run .venv/bin/rapsim demo, then .venv/bin/python -m pytest -q"
 else
