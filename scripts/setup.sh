@@ -47,7 +47,7 @@ fi
 # One warm-up now: librosa compiles its numba kernels on first use (a minute on a busy
 # 2-core machine) and caches them on disk, so the first `rapsim demo` answers in seconds.
 # It also checks that everything imports and the shipped demo catalogue loads.
-.venv/bin/python -c "
+OMP_WAIT_POLICY=PASSIVE .venv/bin/python -c "
 from inference import Analyzer, Pipeline, demo_catalog, load_encoder
 pipeline = Pipeline(load_encoder())
 Analyzer(demo_catalog(pipeline), pipeline).warmup()"
