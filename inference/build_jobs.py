@@ -205,7 +205,10 @@ class _Cache:
             return None
 
 
-def _embed_one(pipeline: Pipeline, path: Path, source: str, augment: str, keep: Path | None):
+def _embed_one(
+    pipeline: Pipeline, path: Path, source: str, augment: str, keep: Path | None
+) -> FileResult:
+    """One file's rows (kept in ``keep`` when given), or why it was left out."""
     try:
         rows = embed_file(pipeline, path, source, augment)
     except RapsimError as e:
@@ -240,6 +243,8 @@ def embed_files(
     ``jobs`` > 1 embeds in that many spawned worker processes (one thread each) that make
     their own pipeline from ``pipeline.encoder.spec`` and ``pipeline.options``; ``jobs`` = 1
     uses ``pipeline`` here. ``progress`` sees the files as they finish, cached ones first.
+    Spawned workers import the caller's main module: a script that builds with ``jobs``
+    > 1 needs the ``if __name__ == "__main__":`` guard.
     """
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
