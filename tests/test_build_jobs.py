@@ -133,3 +133,29 @@ def test_jobs_are_checked(small_clips: Path, one_thread: Pipeline) -> None:
         )
     with pytest.raises(CatalogError, match="no such folder"):
         build_catalog(small_clips / "nowhere", one_thread, jobs=2)
+
+
+def test_an_unexpected_error_leaves_out_that_file_only(
+    small_clips: Path, one_thread: Pipeline, monkeypatch, caplog
+) -> None:
+    """A library failing on one odd file (not a RapsimError) is reported with its
+    traceback in the log; the build goes on with the other files."""
+    import inference.build_jobs as jobs
+
+    real = jobs.embed_file
+
+    def fails_on_alpha(pipeline, path, source, augment):
+        if source.startswith("Alpha/"):
+            raise ValueError("odd file")
+        return real(pipeline, path, source, augment)
+
+    monkeypatch.setattr(jobs, "embed_file", fails_on_alpha)
+    files = [("Alpha/0.wav", small_clips / "Alpha" / "0.wav")]
+    files.append(("Bravo/0.wav", small_clips / "Bravo" / "0.wav"))
+    with caplog.at_level(logging.ERROR, logger="inference.build_jobs"):
+        first, second = embed_files(files, one_thread, "none")
+    assert (
+        first.rows is None and first.error == "Alpha/0.wav: unexpected error (ValueError: odd file)"
+    )
+    assert "Traceback" in caplog.text
+    assert second.rows is not None and len(second.rows.starts) == 1
