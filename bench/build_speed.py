@@ -16,7 +16,11 @@ other work, wall-clock ratios measured in one run are the figure to quote, and C
 shows whether a mode wastes work. ``jobs1`` and ``jobsN`` must build identical catalogues;
 the script checks it.
 
-    python -m bench.build_speed [--clips DIR] [--per-artist K] [--rounds R] [--jobs N]
+    OMP_WAIT_POLICY=PASSIVE python -m bench.build_speed [--clips DIR] [--per-artist K]
+        [--rounds R] [--jobs N] [--out FILE]
+
+``OMP_WAIT_POLICY=PASSIVE`` (which ``rapsim`` now sets) keeps today's two torch threads
+from spinning on a busy machine; without it today's build looks far slower than it is.
 """
 
 from __future__ import annotations
@@ -42,10 +46,12 @@ log = logging.getLogger("bench.build_speed")
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _cpu_seconds() -> float:
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of this process, and of its children (workers once they have exited,
+    and the ffmpeg processes they and this process waited for)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers, once they have exited
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
 
 
 def _subset(clips: Path, per_artist: int | None, into: Path) -> Path:
@@ -88,8 +94,9 @@ class _Clock:
         return (len(self.done) - 1) / (self.done[-1] - self.done[0])
 
 
-def _build(clips: Path, mode: str, jobs: int) -> tuple[float, float, float, Any, Any]:
-    """(wall s, CPU s, steady files/s, catalogue, report) of one fresh build (no cache)."""
+def _build(clips: Path, mode: str, jobs: int) -> tuple[float, tuple[float, float], float, Any, Any]:
+    """(wall s, (own, children) CPU s, steady files/s, catalogue, report) of one fresh
+    build (no cache)."""
     from inference import Pipeline, PipelineOptions, build_catalog, load_encoder
 
     threads = None if mode == "today" else 1
@@ -99,11 +106,15 @@ def _build(clips: Path, mode: str, jobs: int) -> tuple[float, float, float, Any,
     catalog, report = build_catalog(
         clips, pipeline, jobs=1 if mode != "jobsN" else jobs, progress=clock
     )
-    wall, cpu = time.perf_counter() - t, _cpu_seconds() - cpu
-    return wall, cpu, clock.steady_files_per_s(), catalog, report
+    wall, after = time.perf_counter() - t, _cpu_seconds()
+    used = (after[0] - cpu[0], after[1] - cpu[1])
+    return wall, used, clock.steady_files_per_s(), catalog, report
 
 
-def _summary(runs: list[tuple[float, float, float]], files: int, windows: int, audio_s: float):
+_Run = tuple[float, tuple[float, float], float]  # wall s, (own, children) CPU s, files/s
+
+
+def _summary(runs: list[_Run], files: int, windows: int, audio_s: float) -> dict:
     """Medians over rounds. One hour of audio: the steady rate, plus this mode's start-up
     (its wall time beyond what the steady rate explains) once."""
     wall = statistics.median(r[0] for r in runs)
@@ -112,7 +123,8 @@ def _summary(runs: list[tuple[float, float, float]], files: int, windows: int, a
     hour_s = startup + 3600 / (audio_s / files) / steady
     return {
         "wall_s": [round(r[0], 1) for r in runs],
-        "cpu_s": [round(r[1], 1) for r in runs],
+        "cpu_own_s": [round(r[1][0], 1) for r in runs],
+        "cpu_children_s": [round(r[1][1], 1) for r in runs],
         "median_wall_s": round(wall, 1),
         "windows_per_min": round(windows / wall * 60, 2),
         "steady_windows_per_min": round(steady * windows / files * 60, 2),
@@ -155,13 +167,15 @@ def run(clips: Path, rounds: int, jobs: int) -> dict:
     modes = ("today", "jobs1", "jobsN")
     with tempfile.TemporaryDirectory() as tmp:
         _warm_up(clips, Path(tmp))
-    runs: dict[str, list[tuple[float, float, float]]] = {m: [] for m in modes}
+    runs: dict[str, list[_Run]] = {m: [] for m in modes}
     embeddings: dict[str, np.ndarray] = {}
     windows = 0
     for r in range(rounds):
         for mode in modes:
             wall, cpu, steady, catalog, report = _build(clips, mode, jobs)
-            log.info("round %d %s: %.1f s wall, %.1f s CPU", r + 1, mode, wall, cpu)
+            log.info(
+                "round %d %s: %.1f s wall, CPU %.1f s + children %.1f s", r + 1, mode, wall, *cpu
+            )
             runs[mode].append((wall, cpu, steady))
             windows = report.clips
             embeddings[mode] = catalog.embeddings
