@@ -279,10 +279,10 @@ def _finished(
             yield i, FileResult(source, rows, cached=True)
         else:
             todo.append((i, source, path, keep))
-    if jobs == 1 or len(todo) <= 1:
+    if jobs == 1 or len(todo) <= 1:  # not worth starting a worker for
         for i, source, path, keep in todo:
             yield i, _embed_one(pipeline, path, source, augment, keep)
-    elif todo:
+    else:
         yield from _in_workers(todo, pipeline, augment, min(jobs, len(todo)))
 
 
@@ -331,8 +331,10 @@ def _in_workers(
             yield futures[future], future.result()
         finished = True
     except BrokenProcessPool as e:
-        kept = "the files finished so far are cached: run it again to go on" if todo[0][3] else ""
-        raise CatalogError(f"a build worker process died (out of memory?); {kept}") from e
+        why = "a build worker process died (out of memory?)"
+        if todo[0][3] is not None:
+            why += "; the files finished so far are cached: run the build again to go on"
+        raise CatalogError(why) from e
     finally:
         if finished:
             pool.shutdown()
