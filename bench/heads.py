@@ -72,7 +72,7 @@ def _embed_train(path: str) -> list[tuple[str, np.ndarray]]:
     of ``AUGMENT``, drawn with the same seed scheme as ``inference.build``."""
     from inference import RapsimError
     from inference.augment import AUGMENT_SETS
-    from inference.build import windows
+    from inference.build_jobs import windows
 
     assert _pipeline is not None
     out: list[tuple[str, np.ndarray]] = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .analyzer import Analyzer, AnalyzerOptions
 from .audio import DecodedAudio, decode
-from .build import BuildReport, add_clips, build_catalog, refit_matching
+from .build import BUILD_CACHE, BuildReport, add_clips, build_catalog, refit_matching
 from .catalog import ArtistInfo, Catalog, atomic_write
 from .demo import SAMPLE_NOTE, demo_catalog
 from .encoders import DEFAULT_ENCODER, Encoder, l2_normalize, load_encoder
@@ -37,6 +37,7 @@ from .types import (
 )
 
 __all__ = [
+    "BUILD_CACHE",
     "DEFAULT_ENCODER",
     "SAMPLE_NOTE",
     "STYLE_DISPLAY",

@@ -3,15 +3,16 @@
 ``CLIPS_DIR/<Artist Name>/*.mp3|wav|ogg|opus|flac|m4a|aac|webm|mp4`` -> a :class:`Catalog`.
 Each window goes through the same :class:`Pipeline` as a member's note. A file that
 cannot be read, or a window without voice (an instrumental intro), is skipped and
-reported, never fatal; a catalogue with no usable clip is.
+reported, never fatal; a catalogue with no usable clip is. Embedding the files (in worker
+processes, resumable from a per-file cache) is ``inference.build_jobs``'s part; this
+module puts their rows together in file order and fits the matching space.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from .augment import AUGMENT_SETS, DEFAULT_AUGMENT, augment_set_of
+from .build_jobs import FileRows, Progress, embed_files
 from .catalog import Catalog, Clip, make_index
-from .constants import CATALOG_MIN_WINDOW_SECONDS, CATALOG_WINDOW_SECONDS, SAMPLE_RATE
-from .errors import CatalogError, RapsimError
+from .errors import CatalogError
 from .matching import (
     DEFAULT_PROJECTION,
     DEFAULT_TOP_N,
@@ -30,7 +31,7 @@ from .matching import (
     Matcher,
     fit_matching,
 )
-from .pipeline import Features, Pipeline
+from .pipeline import Pipeline
 from .resemblance import REFERENCE_FOLDS
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,14 @@ AUDIO_SUFFIXES = frozenset(
     {".mp3", ".wav", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".webm", ".mp4"}
 )
 CATALOG_MAX_FILE_SECONDS = 20 * 60.0  # a catalogue clip may be a whole song; 20 min at most
-
-Progress = Callable[[Iterable[Path], int], Iterable[Path]]
+BUILD_CACHE = ".build-cache"  # per-file rows, inside the catalogue folder being built
 
 
 @dataclass
 class BuildReport:
     clips: int = 0
     skipped: list[str] = field(default_factory=list)  # "file: why"
+    cached: int = 0  # files read from the build cache instead of embedded again
 
 
 @dataclass
@@ -64,20 +65,24 @@ class _Rows:
             self.artists.append(name)
         return self.artists.index(name)
 
-    def add(self, artist: str, source: str, start: float, feats: Features) -> None:
+    def add_file(self, artist: str, source: str, rows: FileRows) -> None:
+        """A file's windows, each followed by its variants (same artist, source, style)."""
+        if not len(rows.starts):
+            return
         a = self.artist_id(artist)
-        self.clips.append(Clip(a, source, round(start, 2), round(feats.voiced_seconds, 2)))
-        self.embeddings.append(feats.embedding)
-        self.styles.append(feats.style.as_array())
-        if feats.voiced_seconds > self.refs.get(a, (-1.0, None))[0]:
-            self.refs[a] = (feats.voiced_seconds, feats.mel)
-
-    def add_variant(self, variant: str, embedding: np.ndarray) -> None:
-        """A gallery augmentation of the clip added last (same artist, source, style)."""
-        base = self.clips[-1]
-        self.clips.append(Clip(base.artist, base.source, base.start, base.seconds, variant))
-        self.embeddings.append(embedding)
-        self.styles.append(self.styles[-1])
+        for w, (start, voiced) in enumerate(zip(rows.starts, rows.voiced, strict=True)):
+            clip = Clip(a, source, round(float(start), 2), round(float(voiced), 2))
+            self.clips.append(clip)
+            self.embeddings.append(rows.embeddings[w])
+            self.styles.append(rows.styles[w])
+            for v in np.flatnonzero(rows.variant_of == w):
+                variant = str(rows.variant_names[v])
+                self.clips.append(Clip(a, source, clip.start, clip.seconds, variant))
+                self.embeddings.append(rows.variant_embeddings[v])
+                self.styles.append(rows.styles[w])
+        best = float(rows.voiced.max())
+        if best > self.refs.get(a, (-1.0, None))[0]:
+            self.refs[a] = (best, rows.mel)
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -97,50 +102,29 @@ def find_artist_folders(clips_dir: Path) -> dict[str, list[Path]]:
     return found
 
 
-def windows(wav: np.ndarray) -> Iterable[tuple[float, np.ndarray]]:
-    """(start seconds, audio) windows of CATALOG_WINDOW_SECONDS; a short tail is dropped."""
-    size = int(CATALOG_WINDOW_SECONDS * SAMPLE_RATE)
-    min_size = int(CATALOG_MIN_WINDOW_SECONDS * SAMPLE_RATE)
-    for start in range(0, max(wav.size, 1), size):
-        chunk = wav[start : start + size]
-        if chunk.size >= min_size or start == 0:
-            yield start / SAMPLE_RATE, chunk
-
-
-def _add_variants(
-    rows: _Rows, pipeline: Pipeline, chunk: np.ndarray, seed: str, augment: str
-) -> None:
-    rng = np.random.default_rng(zlib.crc32(seed.encode()))
-    for name, make in AUGMENT_SETS[augment].items():
-        try:
-            rows.add_variant(name, pipeline.embedding_from_wav(make(chunk, rng)))
-        except RapsimError as e:  # e.g. a stretched window that lost its voice
-            log.debug("variant %s of %s skipped: %s", name, seed, e)
-
-
-def _add_file(
+def _add_files(
     rows: _Rows,
     pipeline: Pipeline,
-    artist: str,
-    path: Path,
-    source: str,
-    report: BuildReport,
+    files: list[tuple[str, Path]],
     augment: str,
-) -> None:
-    try:
-        decoded = pipeline.decode(path)
-    except RapsimError as e:
-        report.skipped.append(f"{source}: {e}")
-        return
-    for start, chunk in windows(decoded.wav):
-        try:
-            feats = pipeline.features_from_wav(chunk)
-        except RapsimError as e:
-            report.skipped.append(f"{source} @ {start:.0f} s: {e}")
+    jobs: int,
+    cache_dir: str | Path | None,
+    progress: Progress | None,
+) -> BuildReport:
+    """Embed ``(artist, path)`` files (``jobs`` processes) into ``rows``, in their order."""
+    report = BuildReport()
+    named = [(f"{artist}/{path.name}", path) for artist, path in files]
+    cache = Path(cache_dir) if cache_dir else None
+    results = embed_files(named, pipeline, augment, jobs=jobs, cache_dir=cache, progress=progress)
+    for (artist, _), result in zip(files, results, strict=True):
+        if result.rows is None:
+            report.skipped.append(result.error)
             continue
-        rows.add(artist, source, start, feats)
-        report.clips += 1
-        _add_variants(rows, pipeline, chunk, f"{source}@{start}", augment)
+        rows.add_file(artist, result.source, result.rows)
+        report.clips += len(result.rows.starts)
+        report.skipped.extend(result.rows.skipped)
+        report.cached += result.cached
+    return report
 
 
 @dataclass(frozen=True)
@@ -229,21 +213,23 @@ def build_catalog(
     top_n: int = DEFAULT_TOP_N,
     augment: str = DEFAULT_AUGMENT,
     progress: Progress | None = None,
+    jobs: int = 1,
+    cache_dir: str | Path | None = None,
 ) -> tuple[Catalog, BuildReport]:
     """Embed every clip under ``clips_dir`` (one folder per artist), and each window's
     variants from the augmentation set ``augment`` (``inference.augment.AUGMENT_SETS``:
-    "none", "gallery", "channel")."""
+    "none", "gallery", "channel").
+
+    ``jobs`` > 1 embeds in that many worker processes (one thread each); with
+    ``cache_dir`` (``<catalogue>/.build-cache`` for the CLI) every embedded file is kept
+    there, so a build that was stopped goes on where it stopped. The catalogue is the same
+    for any ``jobs`` and cache state (with a one-thread ``pipeline`` for ``jobs`` = 1)."""
     settings = _Settings(projection, top_n, augment)
     settings.check()
-    clips_dir = Path(clips_dir)
-    folders = find_artist_folders(clips_dir)
-    todo = [(artist, f) for artist, files in folders.items() for f in files]
-    by_path = {f: artist for artist, f in todo}
-    rows, report = _Rows(), BuildReport()
-    paths: Iterable[Path] = [f for _, f in todo]
-    for path in progress(paths, len(todo)) if progress else paths:
-        artist = by_path[path]
-        _add_file(rows, pipeline, artist, path, f"{artist}/{path.name}", report, augment)
+    folders = find_artist_folders(Path(clips_dir))
+    files = [(artist, f) for artist, paths in folders.items() for f in paths]
+    rows = _Rows()
+    report = _add_files(rows, pipeline, files, augment, jobs, cache_dir, progress)
     names = set(rows.artists) if demo else set()
     return _finish(rows, _encoder_id(pipeline), names, settings), report
 
@@ -256,8 +242,11 @@ def add_clips(
     *,
     demo: bool = False,
     progress: Progress | None = None,
+    jobs: int = 1,
+    cache_dir: str | Path | None = None,
 ) -> tuple[Catalog, BuildReport]:
-    """A new catalogue: ``catalog`` plus ``files`` as clips of ``artist`` (same settings)."""
+    """A new catalogue: ``catalog`` plus ``files`` as clips of ``artist`` (same settings;
+    ``jobs`` and ``cache_dir`` as for :func:`build_catalog`)."""
     catalog.check_encoder(pipeline.encoder.name, pipeline.encoder.version)
     m = catalog.matching
     settings = _Settings(
@@ -273,10 +262,8 @@ def add_clips(
         list(catalog.styles),
         {a: (float("inf"), mel) for a, mel in catalog.refs.items()},
     )
-    report = BuildReport()
-    paths = [Path(f) for f in files]
-    for path in progress(paths, len(paths)) if progress else paths:
-        _add_file(rows, pipeline, artist, path, f"{artist}/{path.name}", report, settings.augment)
+    named = [(artist, Path(f)) for f in files]
+    report = _add_files(rows, pipeline, named, settings.augment, jobs, cache_dir, progress)
     demo_names = set(catalog.demo_artists) | ({artist} if demo else set())
     # A trained head is kept as it is (it works for artists it never saw); only the
     # calibration is refitted. Retraining with the new artist may still do better.

@@ -34,6 +34,7 @@ class Encoder(Protocol):
     name: str
     version: str
     dim: int
+    spec: str  # what load_encoder() takes to make this encoder again (build worker processes)
 
     def embed(self, wav: np.ndarray) -> np.ndarray:
         """Embed one recording.
@@ -74,6 +75,7 @@ class ResemblyzerEncoder:
     """
 
     name = "resemblyzer"
+    spec = "resemblyzer"
     dim = 256
 
     def __init__(self, device: str = "cpu") -> None:

@@ -64,6 +64,9 @@ class HubertEncoder:
                 f"max_seconds must be at least {MIN_CHUNK_SECONDS} (got {max_seconds})"
             )
         model, extractor = _load(source)
+        # load_encoder(spec) makes it again in build workers (which check the version: a
+        # non-default layer is refused there rather than silently replaced)
+        self.spec = f"hubert:{source}"
         config = model.config
         n_layers = int(config.num_hidden_layers)
         self.layer = n_layers // 2 if layer is None else int(layer)

@@ -34,15 +34,26 @@ pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
 # torch first, pinned: this CPU build is what the machines here have; a bare `torch`
 # would pull a multi-GB CUDA build.
 "${pip[@]}" install "torch==${TORCH_VERSION:-2.13.0}"
-# Resemblyzer's metadata asks for `webrtcvad`, whose module imports pkg_resources (gone
-# from setuptools >= 81): install its prebuilt drop-in `webrtcvad-wheels` and resemblyzer
-# without dependencies (the project lists resemblyzer's other dependencies itself).
-"${pip[@]}" install "webrtcvad-wheels>=2.0.14"
-"${pip[@]}" install --no-deps "resemblyzer==0.1.4"
 if [ $dev = 1 ]; then
   "${pip[@]}" install -e ".[dev]"
 else
   "${pip[@]}" install -e .
 fi
-.venv/bin/python -c "import resemblyzer, webrtcvad, faiss, librosa" \
-  && echo "setup: ready (.venv/bin/rapsim)"
+# resemblyzer last, without dependencies: its metadata asks for `typing` (a Python 2 era
+# backport) and `webrtcvad` (whose module imports pkg_resources, gone from setuptools >= 81).
+# The project depends on the prebuilt drop-in `webrtcvad-wheels` and on resemblyzer's
+# other dependencies. Installed last, and with --no-deps (pip then runs no conflict
+# check), pip's resolver never reads that metadata, so it has nothing to complain about.
+"${pip[@]}" install --no-deps "resemblyzer==0.1.4"
+# One warm-up now: librosa compiles its numba kernels on first use (a minute on a busy
+# 2-core machine) and caches them on disk, so the first `rapsim demo` answers in seconds.
+# It also checks that everything imports and the shipped demo catalogue loads.
+OMP_WAIT_POLICY=PASSIVE .venv/bin/python -c "
+from inference import Analyzer, Pipeline, demo_catalog, load_encoder
+pipeline = Pipeline(load_encoder())
+Analyzer(demo_catalog(pipeline), pipeline).warmup()"
+if [ $dev = 1 ]; then
+  echo "setup: ready: .venv with rapsim and the test tools; run .venv/bin/rapsim demo, then .venv/bin/python -m pytest -q"
+else
+  echo "setup: ready: .venv with rapsim and the demo catalogue; run .venv/bin/rapsim demo"
+fi

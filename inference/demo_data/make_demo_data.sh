@@ -57,3 +57,4 @@ for pair in "${pairs[@]}"; do
 done
 cp "$work/demo_note/$note_ident/$note_clip.ogg" "$here/sample_note.ogg"
 du -sh "$here/clips" "$here/sample_note.ogg"
+echo "now rebuild the shipped catalogue: .venv/bin/python inference/demo_data/make_demo_catalog.py"
