@@ -18,6 +18,7 @@ def create_service(settings: Settings) -> RapService:
         settings.db_path,
         retention_days=settings.retention_days,
         per_member=settings.profiles_per_member,
+        history_days=settings.history_days,
     )
     return RapService(settings, create_pool(settings), store)
 

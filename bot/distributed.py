@@ -335,6 +335,9 @@ class DistributedPool:
                 worker_id, f"it serves {fleet.describe()}, the bot {self.fleet.describe()}"
             )
             return None
+        if self.catalog is not None and not self.catalog.features:
+            # the manifest lists the artists; a worker also knows their styles (/progress)
+            self.catalog = info.catalog
         return info
 
     def _refuse(self, worker_id: str, why: str) -> None:

@@ -21,6 +21,10 @@ class AnalyzeJob:
     audio: bytes = field(repr=False)
     filename: str
     top_k: int = 5
+    # the artist the member practises toward ("" none): scored and ranked in the same
+    # analysis, and the image and tips compare with them instead of the top match
+    target: str = ""
+    language: str = "en"  # of the image and the score phrases ("en", "ko")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class CompareJob:
     a: Voice
     b: Voice
     labels: tuple[str, str]
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ class Analysis:
     voiced_seconds: float
     warnings: tuple[str, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    target: MatchOut | None = None  # the job's target artist (None: none, or not known)
+    target_rank: int = 0  # the target's place among all the catalogue's artists, 1 = closest
+    artist_scores: tuple[float, ...] = ()  # resemblance to every artist, CatalogInfo order
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,20 @@ class ArtistEntry:
     clips: int
     seconds: float
     demo: bool
+    style: tuple[float, ...] = ()  # the artist's style profile, StyleFeature order (nan: n/a)
+
+
+@dataclass(frozen=True)
+class StyleFeature:
+    """How one style feature is named, written and weighed, as the workers measure it."""
+
+    name: str  # StyleProfile field name
+    label: str  # "Flow (syllable rate)": English, a message id of the i18n catalogue
+    unit: str  # "{value} syll/s": English template, a message id
+    digits: int  # decimals shown
+    percent: bool  # shown as a percentage (the value is a fraction)
+    lo: float  # the feature's usual range, to weigh differences between features
+    hi: float
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,7 @@ class CatalogInfo:
 
     artists: tuple[ArtistEntry, ...]
     encoder: str  # "<name> <version>"
+    features: tuple[StyleFeature, ...] = ()  # the style features, in StyleProfile order
 
 
 @dataclass(frozen=True)

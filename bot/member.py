@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -14,3 +14,7 @@ class Member:
     member_id: str
     display_name: str  # shown in replies and images
     handle: str = ""  # the @name people type to mention them (Telegram username), no "@"
+    # The member's locale as their platform reports it ("ko", "en-US"; "" unknown: a
+    # Discord message carries none), and their server's, the fallback after a remembered one.
+    locale: str = field(default="", compare=False)
+    scope_locale: str = field(default="", compare=False)

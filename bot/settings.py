@@ -45,6 +45,8 @@ class Settings:
     top_k: int = 5
     retention_days: float = 30.0
     profiles_per_member: int = 5
+    history_days: float = 90.0  # practice history (/progress, /leaderboard)
+    language: str = ""  # "en" or "ko" for everyone; "": each member's own locale
     discord_channels: frozenset[int] = frozenset()
     discord_owner_ids: frozenset[int] = frozenset()
 
@@ -105,6 +107,8 @@ def load_settings(
         top_k=get.integer("RAPSIM_TOP_K", 5, 1, 10),
         retention_days=get.number("RAPSIM_RETENTION_DAYS", 30.0, 0.01, 3650.0),
         profiles_per_member=get.integer("RAPSIM_PROFILES_PER_MEMBER", 5, 1, 100),
+        history_days=get.number("RAPSIM_HISTORY_DAYS", 90.0, 1.0, 3650.0),
+        language=get.choice("RAPSIM_LANGUAGE", ("en", "ko")),
         discord_channels=get.ids("DISCORD_CHANNELS"),
         discord_owner_ids=get.ids("DISCORD_OWNER_IDS"),
     )
@@ -144,6 +148,14 @@ class _Reader:
         if value != int(value):
             raise SettingsError(f"{key} must be a whole number, got {self.text(key)}")
         return int(value)
+
+    def choice(self, key: str, options: tuple[str, ...]) -> str:
+        raw = self.text(key).lower()
+        if raw and raw not in options:
+            raise SettingsError(
+                f"{key} must be one of {', '.join(options)} (or empty), got {raw!r}"
+            )
+        return raw
 
     def url(self, key: str) -> str:
         raw = self.text(key).rstrip("/")

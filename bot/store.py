@@ -3,50 +3,42 @@
 Per platform, scope (guild or chat) and member: the latest few analyses, each as an
 embedding, a style profile, a small spectrogram (for /compare images), the top artist and
 the time. Raw audio is never stored. Rows older than the retention period are deleted;
-``forget`` deletes every row of a member in every scope. The schema version is kept in
-``PRAGMA user_version``; a database from a newer version is refused, not guessed at.
+``forget`` deletes every row of a member in every scope. The practice history (one small
+row per take, targets, leaderboard opt-ins) lives in the same file and is reached through
+``store.history`` (:class:`bot.history.History`). The schema and its upgrades are in
+:mod:`bot.schema`: an older database is upgraded in place when the store opens.
 
 Calls are blocking and short; the service runs them in a thread (``asyncio.to_thread``),
-so one connection is shared under a lock.
+so one connection is shared under a lock. Writes take SQLite's write lock at once
+(``BEGIN IMMEDIATE``) and wait up to ``BUSY_TIMEOUT_S`` for another process's.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from .history import Forgotten, History
 from .jobs import Voice
 from .member import Member
+from .schema import SCHEMA_VERSION, NewerSchema, migrate
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE profiles (
-    id INTEGER PRIMARY KEY,
-    platform TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    member_id TEXT NOT NULL,
-    display_name TEXT NOT NULL,
-    handle TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    encoder TEXT NOT NULL,
-    top_artist TEXT NOT NULL,
-    embedding BLOB NOT NULL,   -- float32 little-endian, L2-normalised
-    style TEXT NOT NULL,       -- JSON list of the StyleProfile values (null: not measured)
-    mel BLOB NOT NULL,         -- zlib-compressed uint8 (64, mel_frames)
-    mel_frames INTEGER NOT NULL
-);
-CREATE INDEX profiles_member ON profiles (platform, member_id);
-CREATE INDEX profiles_scope ON profiles (platform, scope, member_id, created_at);
-CREATE INDEX profiles_created ON profiles (created_at);
-"""
+log = logging.getLogger(__name__)
+
+__all__ = ["SCHEMA_VERSION", "Profile", "ProfileStore", "StoreError"]
+
+BUSY_TIMEOUT_S = 10.0  # another process (a second bot on the same data folder) is writing
+
 MEL_BANDS = 64
 
 
@@ -69,37 +61,36 @@ class ProfileStore:
         *,
         retention_days: float = 30.0,
         per_member: int = 5,
+        history_days: float = 90.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
         self.retention_s = retention_days * 86400.0
         self.per_member = per_member
-        self._clock = clock
+        self.clock = clock
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self.history = History(self, history_days * 86400.0)
 
     # ---- lifecycle -----------------------------------------------------------------------
     def open(self) -> None:
         if self._db is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
+        )
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
-            elif version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} was written by a newer Rap Simulator (schema {version}); "
-                    "upgrade, or point RAPSIM_DATA_DIR elsewhere"
-                )
+            before = migrate(db, self.path)
+        except NewerSchema as e:
+            db.close()
+            raise StoreError(str(e)) from None
         except sqlite3.DatabaseError as e:
             db.close()
             raise StoreError(f"{self.path} is not a usable profile database: {e}") from None
-        except StoreError:
-            db.close()
-            raise
+        if 0 < before < SCHEMA_VERSION:
+            log.info("upgraded %s from schema %d to %d", self.path, before, SCHEMA_VERSION)
         self._db = db
 
     def close(self) -> None:
@@ -113,6 +104,24 @@ class ProfileStore:
             raise StoreError("the profile store is not open")
         return self._db
 
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (the connection, under the lock); rolled back on error."""
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def read(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """All rows of one query, under the lock."""
+        with self._lock:
+            return self._conn().execute(sql, args).fetchall()
+
     # ---- writes --------------------------------------------------------------------------
     def save(self, member: Member, voice: Voice, top_artist: str) -> None:
         """Keep this analysis; the member's oldest rows past ``per_member`` are dropped."""
@@ -125,7 +134,7 @@ class ProfileStore:
             member.member_id,
             member.display_name,
             member.handle.lower(),
-            self._clock(),
+            self.clock(),
             voice.encoder,
             top_artist,
             np.asarray(voice.embedding, dtype="<f4").tobytes(),
@@ -134,9 +143,7 @@ class ProfileStore:
             mel.shape[1],
         )
         key = (member.platform, member.scope, member.member_id)
-        with self._lock:
-            db = self._conn()
-            db.execute("BEGIN")
+        with self.write() as db:
             db.execute(
                 "INSERT INTO profiles (platform, scope, member_id, display_name, handle, "
                 "created_at, encoder, top_artist, embedding, style, mel, mel_frames) "
@@ -149,13 +156,11 @@ class ProfileStore:
                 "member_id = ? ORDER BY created_at DESC, id DESC LIMIT ?)",
                 (*key, *key, self.per_member),
             )
-            db.execute("COMMIT")
 
-    def forget(self, platform: str, member_id: str) -> dict[str, int]:
-        """Delete every row of this member on this platform; {scope: rows deleted}."""
-        with self._lock:
-            db = self._conn()
-            db.execute("BEGIN")
+    def forget(self, platform: str, member_id: str) -> Forgotten:
+        """Delete everything kept about this member on this platform, in every scope:
+        profiles, practice takes, target, locale and leaderboard sharing."""
+        with self.write() as db:
             counts = dict(
                 db.execute(
                     "SELECT scope, COUNT(*) FROM profiles WHERE platform = ? AND member_id = ? "
@@ -166,16 +171,17 @@ class ProfileStore:
             db.execute(
                 "DELETE FROM profiles WHERE platform = ? AND member_id = ?", (platform, member_id)
             )
-            db.execute("COMMIT")
-        return counts
+            history = self.history.forget(db, platform, member_id)
+        return replace(history, profiles=counts)
 
     def purge_expired(self) -> int:
-        """Delete rows older than the retention period; how many."""
-        with self._lock:
-            cur = self._conn().execute(
-                "DELETE FROM profiles WHERE created_at < ?", (self._clock() - self.retention_s,)
+        """Delete profiles older than the retention period, and takes older than the
+        history's; how many rows in all."""
+        with self.write() as db:
+            cur = db.execute(
+                "DELETE FROM profiles WHERE created_at < ?", (self.clock() - self.retention_s,)
             )
-            return cur.rowcount
+            return cur.rowcount + self.history.purge(db)
 
     # ---- reads ---------------------------------------------------------------------------
     def latest(self, member: Member) -> Profile | None:
@@ -207,7 +213,7 @@ class ProfileStore:
                     "SELECT platform, scope, member_id, display_name, handle, created_at, "
                     "encoder, top_artist, embedding, style, mel, mel_frames FROM profiles "
                     f"WHERE {where} AND created_at >= ? ORDER BY created_at DESC, id DESC LIMIT 1",
-                    (*args, self._clock() - self.retention_s),
+                    (*args, self.clock() - self.retention_s),
                 )
                 .fetchall()
             )

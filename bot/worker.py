@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from i18n import N_, say
+
 from .jobs import (
     PROFILE_MEL_POOL,
     Analysis,
@@ -28,13 +30,22 @@ from .jobs import (
     CompareJob,
     Comparison,
     MatchOut,
+    StyleFeature,
     StyleLine,
     Voice,
 )
 
 log = logging.getLogger("rapsim.worker")
 
-FAILED = "Something went wrong on our side while analysing that; please try again."
+FAILED = N_("Something went wrong on our side while analysing that; please try again.")
+# Inference words a refused note in English, with details; in another language the
+# member reads the sentence of its kind (by class name, so this module needs no import).
+_REFUSALS = {
+    "AudioDecodeError": N_("the file could not be read as audio (empty, damaged or not audio)"),
+    "AudioTooShortError": N_("the recording is too short: send at least a few seconds"),
+    "NoVoiceError": N_("there is no rapping voice in it (only silence, a beat or noise)"),
+}
+_REFUSED = N_("that note could not be analysed")
 
 
 def worker_main(conn: Connection, config: Any) -> None:
@@ -91,9 +102,12 @@ class WorkerCore:
         self.encoder = f"{enc.name} {enc.version}"
 
     def catalog_info(self) -> CatalogInfo:
-        infos = self.analyzer.catalog.artist_infos()
-        artists = tuple(ArtistEntry(a.name, a.clips, a.seconds, a.demo) for a in infos)
-        return CatalogInfo(artists=artists, encoder=self.encoder)
+        catalog = self.analyzer.catalog
+        artists = tuple(
+            ArtistEntry(a.name, a.clips, a.seconds, a.demo, _values(catalog.artist_style(i)))
+            for i, a in enumerate(catalog.artist_infos())
+        )
+        return CatalogInfo(artists=artists, encoder=self.encoder, features=_features())
 
     def catalog_id(self) -> str:
         """Which catalogue this is, comparable across machines (its manifest's digest)."""
@@ -110,7 +124,7 @@ class WorkerCore:
         Each answer is what ``handle("analyze", job)`` gives for that job alone; one bad
         note fails only itself.
         """
-        from inference import AnalyzerOptions, RapsimError
+        from inference import RapsimError
 
         pipeline = self.analyzer.pipeline
         features = pipeline.features_batch([j.audio for j in jobs])
@@ -119,20 +133,19 @@ class WorkerCore:
             try:
                 if isinstance(feats, Exception):
                     raise feats
-                options = AnalyzerOptions(top_k=job.top_k, image=True)
-                answers.append(
-                    ("ok", self.to_analysis(self.analyzer.analyze_features(feats, options)))
-                )
+                result = self.analyzer.analyze_features(feats, _options(job))
+                answers.append(("ok", self.to_analysis(result, job.language)))
             except RapsimError as e:
-                answers.append(("rejected", str(e)))
+                answers.append(("rejected", _refusal(e, job.language)))
             except Exception:
                 log.exception("analyze job failed (in a batch of %d)", len(jobs))
-                answers.append(("error", FAILED))
+                answers.append(("error", say(FAILED, job.language)))
         return answers
 
     def handle(self, kind: str, payload: Any) -> tuple[str, Any]:
         from inference import RapsimError
 
+        language = getattr(payload, "language", "en")
         try:
             if kind == "analyze":
                 return "ok", self.analyze(payload)
@@ -140,28 +153,23 @@ class WorkerCore:
                 return "ok", self.compare(payload)
             raise ValueError(f"unknown job kind {kind!r}")
         except RapsimError as e:
-            return "rejected", str(e)
+            return "rejected", _refusal(e, language)
         except Exception:
             log.exception("%s job failed", kind)
-            return "error", FAILED
+            return "error", say(FAILED, language)
 
     def analyze(self, job: AnalyzeJob) -> Analysis:
-        from inference import AnalyzerOptions
+        r = self.analyzer.analyze(job.audio, _options(job))
+        return self.to_analysis(r, job.language)
 
-        r = self.analyzer.analyze(job.audio, AnalyzerOptions(top_k=job.top_k, image=True))
-        return self.to_analysis(r)
-
-    def to_analysis(self, r: Any) -> Analysis:
-        """An ``inference`` AnalysisResult as plain ``bot.jobs`` data."""
-        from inference import artist_words
-
+    def to_analysis(self, r: Any, language: str = "en") -> Analysis:
+        """An ``inference`` AnalysisResult as plain ``bot.jobs`` data, worded in
+        ``language``; the style lines compare with the target when there is one."""
         assert r.image_png is not None
+        versus = r.target_style if r.target is not None else r.top_artist_style
         return Analysis(
-            matches=tuple(
-                MatchOut(m.artist, m.score, m.demo, m.identity, m.maybe_self, artist_words(m.score))
-                for m in r.matches
-            ),
-            style_lines=_style_lines(r.style, r.top_artist_style),
+            matches=tuple(_match_out(m, language) for m in r.matches),
+            style_lines=_style_lines(r.style, versus, language),
             voice=Voice(
                 embedding=np.asarray(r.embedding, dtype=np.float32),
                 style=tuple(float(v) for v in r.style.as_array()),
@@ -171,8 +179,11 @@ class WorkerCore:
             image_png=r.image_png,
             duration_seconds=r.duration_seconds,
             voiced_seconds=r.voiced_seconds,
-            warnings=r.warnings,
+            warnings=tuple(say(w, language) for w in r.warnings),
             timings_ms=dict(r.timings_ms),
+            target=_match_out(r.target, language) if r.target is not None else None,
+            target_rank=r.target_rank,
+            artist_scores=tuple(r.artist_scores),
         )
 
     def compare(self, job: CompareJob) -> Comparison:
@@ -182,14 +193,16 @@ class WorkerCore:
             if v.encoder != self.encoder:
                 raise RapsimError("a saved note was analysed with another voice model")
         fa, fb = (self._features(v) for v in (job.a, job.b))
-        r = self.analyzer.compare_features(fa, fb, labels=job.labels, render=True)
+        r = self.analyzer.compare_features(
+            fa, fb, labels=job.labels, render=True, language=job.language
+        )
         assert r.image_png is not None
         return Comparison(
             score=r.score,
             closest=(r.a.matches[0].artist, r.b.matches[0].artist),
             image_png=r.image_png,
             maybe_same_voice=r.maybe_same_voice,
-            meaning=pair_words(r.score),
+            meaning=pair_words(r.score, job.language),
         )
 
     @staticmethod
@@ -207,22 +220,57 @@ class WorkerCore:
         )
 
 
-def _style_lines(mine: Any, theirs: Any) -> tuple[StyleLine, ...]:
-    from inference import STYLE_DISPLAY, format_style_value
+def _options(job: AnalyzeJob) -> Any:
+    from inference import AnalyzerOptions
+
+    return AnalyzerOptions(top_k=job.top_k, image=True, target=job.target, language=job.language)
+
+
+def _refusal(error: Exception, language: str) -> str:
+    """Why a note was refused, for the member: inference's own sentence in English."""
+    if language == "en":
+        return str(error)
+    kind = next((c.__name__ for c in type(error).__mro__ if c.__name__ in _REFUSALS), "")
+    return say(_REFUSALS.get(kind, _REFUSED), language)
+
+
+def _match_out(m: Any, language: str) -> MatchOut:
+    from inference import artist_words
+
+    words = artist_words(m.score, language)
+    return MatchOut(m.artist, m.score, m.demo, m.identity, m.maybe_self, words)
+
+
+def _values(style: Any) -> tuple[float, ...]:
+    return tuple(float(v) for v in style.as_array())
+
+
+def _features() -> tuple[StyleFeature, ...]:
+    """How the workers' style features are named and written, for the bot's charts."""
+    from inference import PERCENT, STYLE_DISPLAY, UNITS
+
+    return tuple(
+        StyleFeature(name, label, UNITS[name][0], UNITS[name][1], name in PERCENT, lo, hi)
+        for name, (label, _fmt, lo, hi) in STYLE_DISPLAY.items()
+    )
+
+
+def _style_lines(mine: Any, theirs: Any, language: str) -> tuple[StyleLine, ...]:
+    from inference import STYLE_DISPLAY, style_label, style_value
 
     lines = []
     for name in mine.feature_names():
-        label, _, lo, hi = STYLE_DISPLAY[name]
+        _, _, lo, hi = STYLE_DISPLAY[name]
         a = float(getattr(mine, name))
         b = float(getattr(theirs, name)) if theirs is not None else float("nan")
         lines.append(
             StyleLine(
                 name=name,
-                label=label,
+                label=style_label(name, language),
                 mine=a,
                 theirs=b,
-                mine_text=format_style_value(name, a),
-                theirs_text=format_style_value(name, b),
+                mine_text=style_value(name, a, language),
+                theirs_text=style_value(name, b, language),
                 span=hi - lo,
             )
         )

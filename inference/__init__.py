@@ -27,6 +27,7 @@ from .errors import (
 )
 from .pipeline import Features, Pipeline, PipelineOptions
 from .resemblance import artist_words, pair_words
+from .style_text import PERCENT, UNITS, style_label, style_value
 from .types import (
     STYLE_DISPLAY,
     AnalysisResult,
@@ -39,8 +40,10 @@ from .types import (
 __all__ = [
     "BUILD_CACHE",
     "DEFAULT_ENCODER",
+    "PERCENT",
     "SAMPLE_NOTE",
     "STYLE_DISPLAY",
+    "UNITS",
     "AnalysisResult",
     "Analyzer",
     "AnalyzerOptions",
@@ -72,4 +75,6 @@ __all__ = [
     "load_encoder",
     "pair_words",
     "refit_matching",
+    "style_label",
+    "style_value",
 ]

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 class AnalyzerOptions:
     top_k: int = 5
     image: bool = True
+    # An artist the member practises toward: scored and ranked from the same similarities
+    # as the top matches; the image compares with them. Unknown names are ignored.
+    target: str = ""
+    language: str = "en"  # of the image's labels ("en", "ko")
 
     def __post_init__(self) -> None:
         if not 1 <= self.top_k <= 50:
@@ -100,6 +104,7 @@ class Analyzer:
         *,
         labels: tuple[str, str] = ("A", "B"),
         render: bool = True,
+        language: str = "en",
     ) -> ComparisonResult:
         opts = AnalyzerOptions(image=False)
         ra, rb = self._result(fa, opts), self._result(fb, opts)
@@ -114,6 +119,7 @@ class Analyzer:
                 fb.style,
                 score,
                 same_voice=identity >= IDENTITY_SHOWN,
+                language=language,
             )
             if render
             else None
@@ -129,16 +135,29 @@ class Analyzer:
     def _result(self, feats: Features, options: AnalyzerOptions) -> AnalysisResult:
         timings = dict(feats.timings_ms)
         t = time.perf_counter()
-        matches = self.matcher.rank(feats.embedding, options.top_k)
+        sims = self.matcher.artist_similarities(feats.embedding)
+        matches = self.matcher.ranked(sims, options.top_k)
+        target, target_rank = None, 0
+        if options.target in self.catalog.artists:
+            target, target_rank = self.matcher.standing(sims, options.target)
+        scores = tuple(float(s) for s in self.matcher.resemblance.score(sims))
         timings["match"] = (time.perf_counter() - t) * 1000
         top = self.catalog.artists.index(matches[0].artist)
         top_style = self.catalog.artist_style(top)
         readings = style.describe(feats.style, self.catalog.styles, top_style, matches[0].artist)
+        focus = self.catalog.artists.index(target.artist) if target else top
+        focus_style = self.catalog.artist_style(focus) if target else top_style
         png = None
         if options.image:
             t = time.perf_counter()
             png = image.render_analysis(
-                feats.mel, feats.style, matches, self.catalog.refs.get(top), top_style
+                feats.mel,
+                feats.style,
+                matches,
+                self.catalog.refs.get(focus),
+                focus_style,
+                language=options.language,
+                target=image.TargetView(target, target_rank, len(scores)) if target else None,
             )
             timings["image"] = (time.perf_counter() - t) * 1000
         return AnalysisResult(
@@ -153,4 +172,8 @@ class Analyzer:
             warnings=feats.warnings,
             image_png=png,
             timings_ms=timings,
+            target=target,
+            target_rank=target_rank,
+            target_style=focus_style if target else None,
+            artist_scores=scores,
         )

@@ -22,16 +22,18 @@ import io
 import logging
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 
 import librosa
 import matplotlib
 import numpy as np
 import scipy.fft
 import scipy.sparse
-from matplotlib.ft2font import FT2Font
 from PIL import Image, ImageDraw, ImageFont
 
+from i18n import N_, quantity, translator
+
+from . import image_fonts as fonts
 from .constants import (
     ANALYSIS_WINDOW_SECONDS,
     IMAGE_DB_RANGE,
@@ -42,9 +44,10 @@ from .constants import (
     SAMPLE_RATE,
 )
 from .resemblance import artist_words, pair_words
-from .types import STYLE_DISPLAY, Match, StyleProfile, format_style_value
+from .style_text import style_label, style_value
+from .types import STYLE_DISPLAY, Match, StyleProfile
 
-__all__ = ["mel_image", "render_analysis", "render_comparison", "warmup"]
+__all__ = ["TargetView", "mel_image", "render_analysis", "render_comparison", "warmup"]
 
 log = logging.getLogger(__name__)
 
@@ -146,21 +149,13 @@ def _fit_frames(mel: np.ndarray, width: int) -> np.ndarray:
 # --------------------------------------------------------------------------- drawing
 
 
-def _font_path(bold: bool) -> str:
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    return str(Path(matplotlib.get_data_path(), "fonts", "ttf", name))
+@dataclass(frozen=True)
+class TargetView:
+    """The member's target artist, as the analysis image shows it."""
 
-
-@functools.cache
-def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(_font_path(bold), size)
-
-
-@functools.lru_cache(maxsize=1)
-def _glyphs() -> frozenset[int]:
-    """Code points both fonts can draw (DejaVu has no emoji or CJK)."""
-    regular, bold = (frozenset(FT2Font(_font_path(b)).get_charmap()) for b in (False, True))
-    return regular & bold
+    match: Match
+    rank: int  # among all the catalogue's artists, 1 = closest
+    artists: int  # how many artists the catalogue has
 
 
 @functools.lru_cache(maxsize=1)
@@ -178,15 +173,11 @@ def _freq_tick_rows() -> tuple[float, ...]:
 
 
 def _name(text: str) -> str:
-    """A name for display: one line, characters without a glyph (emoji) dropped.
-
-    If nothing drawable is left (an all-CJK name), the name is kept as it is and shows
-    as boxes, which still tells people something was there.
-    """
+    """A name for display: one line, characters no font here can draw (emoji) dropped;
+    "" when nothing drawable is left."""
     text = " ".join(str(text)[:200].split())
-    glyphs = _glyphs()
-    drawable = " ".join("".join(c for c in text if ord(c) in glyphs).split())
-    return drawable or text
+    have = fonts.glyphs(False) | fonts.glyphs(True)
+    return " ".join("".join(c for c in text if ord(c) in have).split())
 
 
 def _fit(text: str, font: ImageFont.FreeTypeFont, max_px: float, keep: str = "") -> str:
@@ -205,9 +196,17 @@ def _score_text(score: float) -> str:
 class _Sheet:
     """An RGB canvas with the few drawing operations the layouts need (pixels, y down)."""
 
-    def __init__(self, height: int) -> None:
+    def __init__(self, height: int, language: str = "en") -> None:
         self.img = Image.new("RGB", (WIDTH, height), BG)
         self.draw = ImageDraw.Draw(self.img)
+        self.language = language
+        self.cjk = language != "en"  # the Hangul font draws Latin letters too
+        self._ = translator(language).gettext
+
+    def font(self, size: int, bold: bool, text: str) -> ImageFont.FreeTypeFont:
+        """The font for ``text``: the language's, or the Hangul font for a name that
+        needs it in an English image."""
+        return fonts.font(size, bold, self.cjk or fonts.needs_cjk(text))
 
     def text(
         self,
@@ -225,7 +224,9 @@ class _Sheet:
 
         With ``max_px``, ``text`` is cut to fit and ``keep`` (a suffix) is always shown.
         """
-        font = _font(size, bold)
+        font = self.font(size, bold, text + keep)
+        cjk = font.path != fonts.font(size, bold, False).path
+        text, keep = fonts.drawable(text, cjk), fonts.drawable(keep, cjk)
         text = _fit(text, font, max_px, keep) if max_px is not None else text + keep
         self.draw.text(xy, text, fill=colour, font=font, anchor=anchor)
 
@@ -254,7 +255,7 @@ def _draw_spectrogram(s: _Sheet, y: int, mel: np.ndarray | None, title: str, col
     if mel is None:
         s.rect(SPEC_X0, top, SPEC_X1 - SPEC_X0, SPEC_H, TRACK)
         centre = ((SPEC_X0 + SPEC_X1) / 2, top + SPEC_H / 2)
-        s.text(centre, "No reference recording", 30, MUTED, anchor="mm")
+        s.text(centre, s._("No reference recording"), 30, MUTED, anchor="mm")
     else:
         s.spectrogram(mel, top)
     for hz, row in zip(FREQ_TICKS_HZ, _freq_tick_rows(), strict=True):
@@ -270,8 +271,10 @@ def _draw_time_axis(s: _Sheet, y: int) -> None:
     for sec in range(0, seconds + 1, TIME_TICK_SECONDS):
         px = SPEC_X0 + (SPEC_X1 - SPEC_X0 - 1) * sec / ANALYSIS_WINDOW_SECONDS
         s.draw.line((px, y, px, y + 8), fill=MUTED, width=2)
-        label, anchor = (f"{sec} s", "rt") if sec == seconds else (str(sec), "mt")
-        s.text((px + (2 if sec == seconds else 0), y + 12), label, 22, MUTED, anchor=anchor)
+        last = sec == seconds
+        label = quantity(sec, N_("{value} s"), s.language) if last else str(sec)
+        anchor = "rt" if last else "mt"
+        s.text((px + (2 if last else 0), y + 12), label, 22, MUTED, anchor=anchor)
 
 
 def _draw_spectrograms(
@@ -301,14 +304,16 @@ def _draw_styles(
     A full bar is the top of the feature's display range; values are printed beside it.
     A missing profile (None) leaves its bars empty and says so in the legend.
     """
-    s.text((MARGIN, y + 24), "Style", 38, bold=True)
+    s.text((MARGIN, y + 24), s._("Style"), 38, bold=True)
     colours = (FIRST_COLOUR, SECOND_COLOUR)
     for i, (label, style) in enumerate(zip(labels, styles, strict=True)):
         s.rect(BAR_X0, y + 4 + i * 32, 20, 20, colours[i])
-        tag, room = ("" if style is not None else " (no profile)"), WIDTH - BAR_X0 - 70
+        tag = "" if style is not None else " " + s._("(no profile)")
+        room = WIDTH - BAR_X0 - 70
         s.text((BAR_X0 + 30, y + 14 + i * 32), label, 24, colours[i], max_px=room, keep=tag)
     y += 90
-    for name, (title, _fmt, _lo, _hi) in STYLE_DISPLAY.items():
+    for name in STYLE_DISPLAY:
+        title = style_label(name, s.language)
         s.text((MARGIN, y + 27), title, 28, max_px=BAR_X0 - MARGIN - 10)
         for i, style in enumerate(styles):
             by = y + 2 + i * 28
@@ -318,21 +323,24 @@ def _draw_styles(
             if frac is not None:
                 s.rect(BAR_X0, by, max(frac * (BAR_X1 - BAR_X0), 4), 24, colours[i])
             colour = colours[i] if frac is not None else MUTED
-            s.text((VALUE_X, by + 12), format_style_value(name, value), 24, colour)
+            s.text((VALUE_X, by + 12), style_value(name, value, s.language), 24, colour)
         y += STYLE_ROW_H
     return y
 
 
-def _draw_scores(s: _Sheet, y: int, matches: Sequence[Match]) -> int:
-    """One 0..100 bar per match, best first, the top one highlighted; returns the y below."""
-    s.text((MARGIN, y + 24), "Resemblance (0-100)", 38, bold=True)
+def _draw_scores(s: _Sheet, y: int, matches: Sequence[Match], target: str = "") -> int:
+    """One 0..100 bar per match, best first, the top one highlighted (and the target, when
+    it is among them, tagged); returns the y below."""
+    s.text((MARGIN, y + 24), s._("Resemblance (0-100)"), 38, bold=True)
     y += 70
     if not matches:
-        s.text((MARGIN, y + 20), "No catalogue artists to compare with", 28, MUTED)
+        s.text((MARGIN, y + 20), s._("No catalogue artists to compare with"), 28, MUTED)
         return y + SCORE_ROW_H
     for rank, m in enumerate(matches):
         colour = SECOND_COLOUR if rank == 0 else OTHER_COLOUR
-        name, tag = f"{rank + 1}. {_name(m.artist)}", " (demo)" if m.demo else ""
+        tag = " " + s._("(target)") if m.artist == target else ""
+        tag += " " + s._("(demo)") if m.demo else ""
+        name = f"{rank + 1}. {_name(m.artist) or '?'}"
         room = SCORE_X0 - MARGIN - 16
         s.text((MARGIN, y + 20), name, 28, FG if rank == 0 else MUTED, max_px=room, keep=tag)
         score = float(np.clip(np.nan_to_num(m.score), 0.0, 100.0))
@@ -355,7 +363,7 @@ def _draw_header(
     room = WIDTH - 2 * MARGIN
     s.text((MARGIN, 50), intro[0], 36, MUTED, max_px=room, keep=intro[1])
     full = headline[0] + headline[1]
-    size = next((n for n in (60, 52, 44) if _font(n, True).getlength(full) <= room), 40)
+    size = next((n for n in (60, 52, 44) if s.font(n, True, full).getlength(full) <= room), 40)
     s.text(
         (MARGIN, 116), headline[0], size, SECOND_COLOUR, bold=True, max_px=room, keep=headline[1]
     )
@@ -370,37 +378,71 @@ def render_analysis(
     artist_mel: np.ndarray | None,
     artist_style: StyleProfile | None,
     *,
-    member_label: str = "You",
+    member_label: str = "",
+    language: str = "en",
+    target: TargetView | None = None,
 ) -> bytes:
     """PNG of one analysis: spectrograms, style profiles and the top-k scores.
 
-    The member's spectrogram sits above that of ``matches[0].artist`` on one colour scale
-    and one 0..30 s axis; ``artist_mel``/``artist_style`` may be None (drawn as missing).
-    Returns PNG bytes, 1080 px wide; the height grows with ``len(matches)``.
+    The member's spectrogram sits above the artist's on one colour scale and one 0..30 s
+    axis: ``matches[0].artist``, or the member's ``target`` when one is given (the
+    header then leads with it: score, rank in the catalogue, top match).
+    ``artist_mel``/``artist_style`` are that artist's and may be None (drawn as
+    missing). ``member_label`` "" is "You". Labels are in ``language`` (English when no
+    font for it is installed). Returns PNG bytes, 1080 px wide; the height grows with
+    ``len(matches)``.
     """
     start = time.perf_counter()
-    top = matches[0] if matches else None
-    artist = (_name(top.artist) or "?") if top else "no match"
-    member_label = _name(member_label) or "You"
+    language = fonts.image_language(language)
     rows = max(len(matches), 1)
-    s = _Sheet(HEADER_H + SPECS_H + GAP + STYLES_H + GAP + 70 + rows * SCORE_ROW_H + 20)
-    verb = " sound most like" if member_label.lower() == "you" else " sounds most like"
-    headline = (artist, f" · {_score_text(top.score)}") if top else ("No catalogue match", "")
-    _draw_header(s, (member_label, verb), headline, _match_caption(top))
-    y = _draw_spectrograms(s, HEADER_H, (member_mel, artist_mel), (member_label, artist))
-    y = _draw_styles(s, y + GAP, (member_style, artist_style), (member_label, artist))
-    _draw_scores(s, y + GAP, matches)
+    s = _Sheet(HEADER_H + SPECS_H + GAP + STYLES_H + GAP + 70 + rows * SCORE_ROW_H + 20, language)
+    name = "" if member_label.strip().lower() == "you" else _name(member_label)
+    focus = target.match if target else (matches[0] if matches else None)
+    artist = (_name(focus.artist) or "?") if focus else s._("no match")
+    label = name or s._("You")
+    caption = _rank_caption(s, target) if target else _match_caption(s, focus)
+    _draw_header(s, _intro(s, name, target is not None), _headline(s, focus), caption)
+    y = _draw_spectrograms(s, HEADER_H, (member_mel, artist_mel), (label, artist))
+    y = _draw_styles(s, y + GAP, (member_style, artist_style), (label, artist))
+    _draw_scores(s, y + GAP, matches, target.match.artist if target else "")
     png = s.png()
     log.debug("analysis image: %d bytes in %.0f ms", len(png), _ms_since(start))
     return png
 
 
-def _match_caption(top: Match | None) -> str:
+def _intro(s: _Sheet, name: str, has_target: bool) -> tuple[str, str]:
+    """The muted first line, as (text to cut, suffix kept): the name is cut, not the verb."""
+    half = (WIDTH - 2 * MARGIN) * 0.55
+    cut = _fit(name, s.font(36, False, name), half) if name else ""
+    if has_target:
+        line = s._("{name}, practising toward").format(name=cut) if name else s._("Your target")
+    else:
+        line = (
+            s._("{name} sounds most like").format(name=cut) if name else s._("You sound most like")
+        )
+    return line, ""
+
+
+def _headline(s: _Sheet, focus: Match | None) -> tuple[str, str]:
+    if focus is None:
+        return s._("No catalogue match"), ""
+    return _name(focus.artist) or "?", f" · {_score_text(focus.score)}"
+
+
+def _rank_caption(s: _Sheet, target: TargetView) -> str:
+    return s._("Your #{rank} closest of {count} artists").format(
+        rank=target.rank, count=target.artists
+    )
+
+
+def _match_caption(s: _Sheet, top: Match | None) -> str:
     if top is None:
         return ""
     if top.maybe_self:
-        return f"This may be {_name(top.artist)} themself (identity {top.identity:.0f}/100)"
-    return f"Resemblance: {artist_words(top.score)}"
+        return s._("This may be {artist} themself (identity {identity}/100)").format(
+            artist=_name(top.artist), identity=f"{top.identity:.0f}"
+        )
+    return s._("Resemblance: {words}").format(words=artist_words(top.score, s.language))
 
 
 def render_comparison(
@@ -413,16 +455,19 @@ def render_comparison(
     score: float,
     *,
     same_voice: bool = False,
+    language: str = "en",
 ) -> bytes:
     """PNG comparing two recordings: both spectrograms, both style profiles, the score."""
     start = time.perf_counter()
-    s = _Sheet(HEADER_H + SPECS_H + GAP + STYLES_H + 20)
+    s = _Sheet(HEADER_H + SPECS_H + GAP + STYLES_H + 20, fonts.image_language(language))
     # Both names fit on the intro line: each gets at most half of it.
     half = (WIDTH - 2 * MARGIN) / 2 - 40
     label_a, label_b = _name(label_a) or "A", _name(label_b) or "B"
-    intro = f"{_fit(label_a, _font(36), half)} vs {_fit(label_b, _font(36), half)}"
-    caption = "This may be the same person" if same_voice else pair_words(score).capitalize()
-    _draw_header(s, (intro, ""), ("Alike", f" · {_score_text(score)}"), caption)
+    cut_a, cut_b = (_fit(n, s.font(36, False, n), half) for n in (label_a, label_b))
+    intro = s._("{a} vs {b}").format(a=cut_a, b=cut_b)
+    words = pair_words(score, s.language)
+    caption = s._("This may be the same person") if same_voice else words[:1].upper() + words[1:]
+    _draw_header(s, (intro, ""), (s._("Alike"), f" · {_score_text(score)}"), caption)
     y = _draw_spectrograms(s, HEADER_H, (mel_a, mel_b), (label_a, label_b))
     _draw_styles(s, y + GAP, (style_a, style_b), (label_a, label_b))
     png = s.png()
@@ -439,6 +484,7 @@ def warmup() -> None:
     start = time.perf_counter()
     mel = mel_image(np.zeros(SAMPLE_RATE, dtype=np.float32))
     style = StyleProfile(*([float("nan")] * len(StyleProfile.feature_names())))
-    render_analysis(mel, style, [Match("warmup", 50.0, 0.5)], None, None)
+    for language in ("en", "ko"):  # the Hangul font too, when it is installed
+        render_analysis(mel, style, [Match("warmup", 50.0, 0.5)], None, None, language=language)
     render_comparison("a", mel, style, "b", mel, style, 50.0)
     log.info("image rendering warmed up in %.0f ms", _ms_since(start))

@@ -115,19 +115,26 @@ class Matcher:
         )
 
     def rank(self, embedding: np.ndarray, top_k: int = 5) -> tuple[Match, ...]:
-        sims = self.artist_similarities(embedding)
+        return self.ranked(self.artist_similarities(embedding), top_k)
+
+    def ranked(self, sims: np.ndarray, top_k: int = 5) -> tuple[Match, ...]:
+        """The ``top_k`` artists of ``artist_similarities``' output, best first."""
         order = np.argsort(-sims)[: max(1, top_k)]
-        demo = self.catalog.demo_artists
-        resemblance = self.resemblance.score(sims[order])
-        return tuple(
-            Match(
-                self.catalog.artists[i],
-                float(resemblance[r]),
-                float(sims[i]),
-                self.catalog.artists[i] in demo,
-                identity=score(float(sims[i]), self.rank_calibration),
-            )
-            for r, i in enumerate(order)
+        return tuple(self._match(int(i), sims) for i in order)
+
+    def standing(self, sims: np.ndarray, artist: str) -> tuple[Match, int]:
+        """One artist's Match from the same similarities, and its rank among all the
+        catalogue's artists (1 = closest): a member's target, without another search."""
+        i = self.catalog.artists.index(artist)
+        return self._match(i, sims), 1 + int(np.sum(sims > sims[i]))
+
+    def _match(self, i: int, sims: np.ndarray) -> Match:
+        return Match(
+            self.catalog.artists[i],
+            float(self.resemblance.score(float(sims[i]))),
+            float(sims[i]),
+            self.catalog.artists[i] in self.catalog.demo_artists,
+            identity=score(float(sims[i]), self.rank_calibration),
         )
 
     def pair(self, emb_a: np.ndarray, emb_b: np.ndarray) -> tuple[float, float, float]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from i18n import N_, Text
+
 from . import image, style
 from .audio import DecodedAudio, Source, decode
 from .constants import MAX_DECODE_SECONDS, SAMPLE_RATE
@@ -177,15 +179,17 @@ def _lap(timings: dict[str, float], name: str, since: float) -> float:
 
 
 def _decode_warnings(decoded: DecodedAudio) -> tuple[str, ...]:
-    notes = []
+    # Text: English here, said again in a member's language by the bot's worker.
+    notes: list[str] = []
     if decoded.clipped_fraction > CLIPPING_NOTE_FRACTION:
-        notes.append(
-            f"the recording is clipped ({decoded.clipped_fraction:.1%} of samples at full "
-            "scale): record a little quieter for a truer match"
+        template = N_(
+            "the recording is clipped ({share} of samples at full scale): "
+            "record a little quieter for a truer match"
         )
+        notes.append(Text(template, share=f"{decoded.clipped_fraction:.1%}"))
     if decoded.nonfinite_fraction:
-        notes.append("some samples were invalid (NaN/inf) and were replaced with silence")
+        notes.append(Text(N_("some samples were invalid (NaN/inf) and were replaced with silence")))
     if decoded.truncated:
-        minutes = decoded.duration_seconds / 60
-        notes.append(f"only the first {minutes:.0f} min were read")
+        minutes = f"{decoded.duration_seconds / 60:.0f}"
+        notes.append(Text(N_("only the first {minutes} min were read"), minutes=minutes))
     return tuple(notes)

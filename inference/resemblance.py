@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from i18n import N_, say
+
 REFERENCE_FOLDS = 10  # folds over artists (5, 10 or one per artist gave the same scale)
 NEIGHBOURS = 3  # each held-out clip's nearest artists that enter the reference
 PERCENTILES = np.linspace(0.0, 100.0, 101)
@@ -154,26 +156,30 @@ def nearest(sims: np.ndarray, neighbours: int = NEIGHBOURS) -> np.ndarray:
     return top[np.isfinite(top)]
 
 
-# What a score means, in words a member can read (the README defines the scale).
+# What a score means, in words a member can read (the README defines the scale); marked
+# for the i18n catalogue, said in the member's language.
 _ARTIST_WORDS = (
-    (90.0, "as close as the closest artists in this catalogue are to each other"),
-    (65.0, "closer than most neighbouring artists in this catalogue"),
-    (35.0, "as close as neighbouring artists in this catalogue typically are"),
-    (0.0, "a distant resemblance, by this catalogue's standards"),
+    (90.0, N_("as close as the closest artists in this catalogue are to each other")),
+    (65.0, N_("closer than most neighbouring artists in this catalogue")),
+    (35.0, N_("as close as neighbouring artists in this catalogue typically are")),
+    (0.0, N_("a distant resemblance, by this catalogue's standards")),
 )
 _PAIR_WORDS = (
-    (90.0, "more alike than nearly every pair of different artists in the catalogue"),
-    (65.0, "more alike than most pairs of different artists in the catalogue"),
-    (35.0, "as alike as a typical pair of different artists in the catalogue"),
-    (0.0, "less alike than most pairs of different artists in the catalogue"),
+    (90.0, N_("more alike than nearly every pair of different artists in the catalogue")),
+    (65.0, N_("more alike than most pairs of different artists in the catalogue")),
+    (35.0, N_("as alike as a typical pair of different artists in the catalogue")),
+    (0.0, N_("less alike than most pairs of different artists in the catalogue")),
 )
 
 
-def artist_words(score: float) -> str:
+def artist_words(score: float, language: str = "en") -> str:
     """What an artist resemblance score means, e.g. 'closer than most neighbouring ...'."""
-    return next((t for floor, t in _ARTIST_WORDS if score >= floor), _ARTIST_WORDS[-1][1])
+    words = next((t for floor, t in _ARTIST_WORDS if score >= floor), _ARTIST_WORDS[-1][1])
+    return say(words, language)
 
 
-def pair_words(score: float) -> str:
+def pair_words(score: float, language: str = "en") -> str:
     """What a /compare resemblance score means."""
-    return next((t for floor, t in _PAIR_WORDS if score >= floor), _PAIR_WORDS[-1][1])
+    return say(
+        next((t for floor, t in _PAIR_WORDS if score >= floor), _PAIR_WORDS[-1][1]), language
+    )

@@ -84,6 +84,12 @@ class AnalysisResult:
     warnings: tuple[str, ...] = ()  # e.g. clipping, beat suppressed, input cut at 5 min
     image_png: bytes | None = field(default=None, repr=False)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # A target artist (AnalyzerOptions.target), from the same similarities as ``matches``:
+    # its Match, its rank among all the catalogue's artists (1 = closest) and its style.
+    target: Match | None = None
+    target_rank: int = 0
+    target_style: StyleProfile | None = None
+    artist_scores: tuple[float, ...] = ()  # resemblance to every artist, catalogue order
 
     def to_json_dict(self) -> dict:
         return {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up Rap Simulator in ./.venv on a fresh Debian/Ubuntu machine.
-#   bash scripts/setup.sh          what `rapsim` needs (ffmpeg for m4a/webm/mp4 notes)
+#   bash scripts/setup.sh          what `rapsim` needs (ffmpeg for m4a/webm/mp4 notes,
+#                                  fonts-noto-cjk for images in Korean)
 #   bash scripts/setup.sh --dev    plus the test tools (pytest, ruff, mypy, transformers,
 #                                  espeak-ng for test speech, redis-server for the
 #                                  distributed pool's tests)
@@ -12,11 +13,15 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 PY=${PYTHON:-python3}
 
-apt_pkgs=(ffmpeg)
+apt_pkgs=(ffmpeg fonts-noto-cjk)
 [ $dev = 1 ] && apt_pkgs+=(espeak-ng redis-server)
 missing=()
 for p in "${apt_pkgs[@]}"; do
-  bin=$p; command -v "$bin" >/dev/null 2>&1 || missing+=("$p")
+  if [ "$p" = fonts-noto-cjk ]; then  # a font, not a command: look for its file
+    ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || missing+=("$p")
+  else
+    command -v "$p" >/dev/null 2>&1 || missing+=("$p")
+  fi
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else sudo="none"; fi

@@ -11,6 +11,7 @@ import pytest
 
 from bot import replies
 from bot.errors import JobRejected, JobTimedOut, PoolBusy, SettingsError, WorkerCrashed
+from bot.history import Forgotten
 from bot.jobs import Analysis, ArtistEntry, Comparison, MatchOut, StyleLine, Voice
 from bot.limits import MemberLimiter
 from bot.member import Member
@@ -169,7 +170,7 @@ def test_store_forget_every_scope_and_expiry(tmp_path):
     store.save(Member("telegram", "c1", "u1", "Ann"), _voice(2), "X")  # another platform
     store.save(Member("discord", "g1", "u2", "Bob", "bob"), _voice(3), "Y")
     assert store.find_member("discord", "g1", "@Bob").member_id == "u2"
-    assert store.forget("discord", "u1") == {"g1": 1, "g2": 1, "dm:u1": 1}
+    assert store.forget("discord", "u1").profiles == {"g1": 1, "g2": 1, "dm:u1": 1}
     assert store.count("discord", "u1") == 0 and store.count("telegram", "u1") == 1
     now[0] = 2 * 86400.0
     assert store.latest(Member("discord", "g1", "u2", "Bob")) is None  # expired: not served
@@ -224,8 +225,8 @@ def test_failure_texts_are_distinct_and_readable():
     }
     assert len(texts) == 4 and replies.BUSY in texts
     assert any("no voice found" in t for t in texts)
-    assert "2 servers or chats" in replies.forgotten({"g1": 2, "g2": 1})
-    assert "nothing saved" in replies.forgotten({})
+    assert "2 servers or chats" in replies.forgotten(Forgotten({"g1": 2, "g2": 1}))
+    assert "nothing saved" in replies.forgotten(Forgotten({}))
     alike = "more alike than most pairs of different artists in the catalogue"
     cmp = replies.comparison("Ann", "Bob", Comparison(83.4, ("X", "Y"), b"", False, alike))
     assert cmp.splitlines()[0] == f"Ann and Bob: 83/100 alike, {alike}."

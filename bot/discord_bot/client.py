@@ -25,18 +25,21 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from i18n import N_, say
+
 from ..service import RapService
 from ..settings import Settings
-from .cogs import AdminCog, AnalyzeCog, ArtistsCog, CompareCog, ForgetCog, HelpCog
-from .common import APOLOGY, answer_safely
+from .cogs import AdminCog, AnalyzeCog, ArtistsCog, CompareCog, ForgetCog, HelpCog, PracticeCog
+from .common import APOLOGY, answer_safely, language_of
+from .translator import CatalogueTranslator
 
 log = logging.getLogger(__name__)
 
 ServiceFactory = Callable[[Settings], RapService]
 
-NOT_HERE = "That command works in a server only."
-STALE_COMMAND = "That command is out of date; please try again in a minute."
-BAD_OPTION = "I couldn't use one of the options you gave; please pick it again."
+NOT_HERE = N_("That command works in a server only.")
+STALE_COMMAND = N_("That command is out of date; please try again in a minute.")
+BAD_OPTION = N_("I couldn't use one of the options you gave; please pick it again.")
 # Discord sent a command this build does not know (or knows differently): commands not synced.
 _STALE = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
 
@@ -68,7 +71,9 @@ class RapTree(app_commands.CommandTree):
         else:
             log.error("command /%s failed", name, exc_info=error)
             text = APOLOGY
-        await answer_safely(interaction, text)
+        service = getattr(interaction.client, "service", None)
+        language = language_of(service, interaction) if service is not None else "en"
+        await answer_safely(interaction, say(text, language))
 
 
 class RapBot(commands.Bot):
@@ -113,10 +118,12 @@ class RapBot(commands.Bot):
     async def setup_hook(self) -> None:
         self._service = self._service_factory(self.settings)
         await self._service.start()
+        await self.tree.set_translator(CatalogueTranslator())  # Korean command descriptions
         for cog in (
             AnalyzeCog(self, self._service),
             CompareCog(self, self._service),
             ArtistsCog(self, self._service),
+            PracticeCog(self, self._service),
             ForgetCog(self, self._service),
             HelpCog(self, self._service),
             AdminCog(self),

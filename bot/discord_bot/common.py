@@ -3,7 +3,9 @@
 These helpers turn discord.py objects into :mod:`bot.service` calls and a
 :class:`~bot.service.Reply` back into Discord messages. They hold no wording of their own
 beyond the few sentences only Discord causes (a failed download, a message without audio,
-a bot's message, an apology); every other sentence comes from the service.
+a bot's message, an apology); every other sentence comes from the service. Interactions
+carry the member's locale; messages do not, so the service falls back to the locale it
+remembered from the member's last command, then to the server's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 
 import discord
 
+from i18n import N_, language_for, say
+
 from ..member import Member
 from ..service import RapService, Reply
 
@@ -25,10 +29,10 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 TYPING_REFRESH_S = 8.0  # one typing call shows for about 10 s
 MAX_CONTENT = 2000  # Discord rejects message content longer than this (characters)
-APOLOGY = "Sorry, something went wrong on my side. Please try again in a minute."
-DOWNLOAD_FAILED = "I couldn't download that file from Discord; please send it again."
-NO_AUDIO_IN_MESSAGE = "That message has no voice note or audio file for me to analyse."
-BOT_AUTHOR = "I only analyse members' notes, not bots'."
+APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a minute.")
+DOWNLOAD_FAILED = N_("I couldn't download that file from Discord; please send it again.")
+NO_AUDIO_IN_MESSAGE = N_("That message has no voice note or audio file for me to analyse.")
+BOT_AUTHOR = N_("I only analyse members' notes, not bots'.")
 
 
 def clip(text: str, limit: int = MAX_CONTENT) -> str:
@@ -49,14 +53,39 @@ def scope_of(guild_id: int | None, user: discord.abc.User) -> str:
     return str(guild_id) if guild_id is not None else f"dm:{user.id}"
 
 
-def member_of(user: discord.abc.User, guild_id: int | None) -> Member:
+def member_of(
+    user: discord.abc.User,
+    guild_id: int | None,
+    *,
+    locale: object = "",
+    guild_locale: object = "",
+) -> Member:
+    """The service's member; ``locale``: the user's (an interaction's ``locale``), ""
+    for a message; ``guild_locale``: the server's preferred locale, the last fallback."""
     return Member(
         platform=PLATFORM,
         scope=scope_of(guild_id, user),
         member_id=str(user.id),
         display_name=user.display_name,
         handle=user.name,
+        locale=str(locale or ""),
+        scope_locale=str(guild_locale or ""),
     )
+
+
+def invoker(interaction: discord.Interaction) -> Member:
+    """Who used an application command, with the locale their client sent."""
+    return member_of(
+        interaction.user,
+        interaction.guild_id,
+        locale=interaction.locale,
+        guild_locale=interaction.guild_locale,
+    )
+
+
+def language_of(service: RapService, interaction: discord.Interaction) -> str:
+    """The language to answer an interaction in (no store lookup: it carries a locale)."""
+    return service.settings.language or language_for(str(interaction.locale))
 
 
 def pick_audio(
@@ -76,21 +105,24 @@ def pick_audio(
     return None
 
 
-def refusal_for(service: RapService, attachment: discord.Attachment) -> str | None:
+def refusal_for(
+    service: RapService, attachment: discord.Attachment, language: str = "en"
+) -> str | None:
     """Why this attachment must not be downloaded, from its metadata alone; None if fine."""
     return service.check_upload(
         size=attachment.size,
         filename=attachment.filename,
         mime=attachment.content_type,
         duration=attachment.duration,
+        language=language,
     )
 
 
 async def analyze_attachment(
-    service: RapService, member: Member, attachment: discord.Attachment
+    service: RapService, member: Member, attachment: discord.Attachment, language: str
 ) -> Reply:
     """Check the metadata, download, analyse. Never raises for the member's mistakes."""
-    refusal = refusal_for(service, attachment)
+    refusal = refusal_for(service, attachment, language)
     if refusal is not None:
         return Reply(refusal, ok=False)
     try:
@@ -98,8 +130,10 @@ async def analyze_attachment(
     except discord.HTTPException as e:
         # Expired or deleted attachments answer 403/404; Discord outages 5xx.
         log.warning("attachment %s download failed: %s", attachment.id, e)
-        return Reply(DOWNLOAD_FAILED, ok=False)
-    return await service.analyze(member, audio, attachment.filename, attachment.content_type)
+        return Reply(say(DOWNLOAD_FAILED, language), ok=False)
+    return await service.analyze(
+        member, audio, attachment.filename, attachment.content_type, language=language
+    )
 
 
 def reply_file(reply: Reply) -> discord.File | None:

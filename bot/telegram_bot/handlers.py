@@ -3,7 +3,8 @@
 Voice notes, audio, video notes and audio documents are checked from Telegram's metadata,
 fetched into memory and analysed; ``/start``, ``/help``, ``/artists`` (paged, with
 buttons), ``/compare`` (by reply, @name or a mention of a member without a username) and
-``/forget`` map one to one onto the service. Every answer replies to the member's message.
+``/forget`` map one to one onto the service; the practice commands are in ``.practice``.
+Every answer replies to the member's message, in their language (``language_code``).
 An unexpected error is logged with its traceback and answered with a short apology; the
 dispatcher goes on polling.
 
@@ -21,7 +22,6 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
-    Chat,
     ErrorEvent,
     InlineKeyboardMarkup,
     Message,
@@ -31,26 +31,24 @@ from aiogram.types import (
 from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from i18n import language_for, say
+
 from ..member import Member
 from ..service import RapService, Reply
 from ..settings import Settings
 from . import media, texts
+from .people import PLATFORM, member_of
+from .practice import PracticeHandlers
+
+__all__ = ["PLATFORM", "ArtistsPage", "TelegramHandlers", "member_of", "replied_user"]
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
 ARTISTS_PER_PAGE = 20
 
 
 class ArtistsPage(CallbackData, prefix="artists"):
     page: int  # 1-based
-
-
-def member_of(user: User | None, chat: Chat) -> Member | None:
-    """The member behind ``user`` in ``chat``; None for bots and anonymous admins."""
-    if user is None or user.is_bot:
-        return None
-    return Member(PLATFORM, str(chat.id), str(user.id), user.full_name, user.username or "")
 
 
 def replied_user(message: Message) -> User | None:
@@ -70,6 +68,7 @@ class TelegramHandlers:
         self.service = service
         self.settings = settings
         self.artists_per_page = artists_per_page
+        self.practice = PracticeHandlers(self)
 
     def router(self) -> Router:
         router = Router(name="rapsim-telegram")
@@ -77,11 +76,17 @@ class TelegramHandlers:
         router.message.register(self.on_artists, Command("artists"))
         router.message.register(self.on_compare, Command("compare"))
         router.message.register(self.on_forget, Command("forget"))
+        self.practice.register(router)
         media_filter = F.voice | F.audio | F.video_note | F.document
         router.message.register(self.on_media, media_filter)
         router.callback_query.register(self.on_artists_page, ArtistsPage.filter())
         router.errors.register(self.on_error)
         return router
+
+    def language(self, user: User | None) -> str:
+        """The language to answer ``user`` in (Telegram sends it with every update)."""
+        code = user.language_code if user is not None else None
+        return self.settings.language or language_for(code)
 
     # ---- audio -------------------------------------------------------------------------
     async def on_media(self, message: Message, bot: Bot) -> None:
@@ -94,54 +99,62 @@ class TelegramHandlers:
         other_document = message.document and not media.is_media_document(message.document)
         if other_document and message.chat.type != "private":
             return  # other documents are everyday sharing in a group; in a DM they are for us
-        refusal = media.refusal(self.service, self.settings, attachment)
+        lang = await self.service.language_of(member, remember=True)
+        refusal = media.refusal(self.service, self.settings, attachment, lang)
         if refusal:
-            await self._reply_text(message, refusal)
+            await self.reply_text(message, refusal)
             return
-        async with self._busy(bot, message):
+        async with self.busy(bot, message):
             try:
                 audio = await media.download(
                     bot, attachment.file_id, media.download_limit(self.settings)
                 )
             except media.TooBig as e:
-                await self._reply_text(message, self._too_big(e.size))
+                await self.reply_text(message, self._too_big(e.size, lang))
                 return
             except media.DownloadFailed as e:
                 log.warning("chat %s: %s", message.chat.id, e)
-                await self._reply_text(message, texts.DOWNLOAD_FAILED)
+                await self.reply_text(message, say(texts.DOWNLOAD_FAILED, lang))
                 return
-            reply = await self.service.analyze(member, audio, attachment.filename, attachment.mime)
-        await self._send(message, reply)
+            reply = await self.service.analyze(
+                member, audio, attachment.filename, attachment.mime, language=lang
+            )
+        await self.send(message, reply)
 
-    def _too_big(self, size: int | None) -> str:
+    def _too_big(self, size: int | None, language: str) -> str:
         limit = media.download_limit(self.settings)
         if limit < self.settings.max_upload_bytes:
-            return texts.telegram_too_big(size)
+            return texts.telegram_too_big(size, language)
         size = max(size or 0, limit + 1)  # over the limit by definition, even if unknown
-        return self.service.check_upload(size=size, filename=None, mime=None) or ""
+        refusal = self.service.check_upload(size=size, filename=None, mime=None, language=language)
+        return refusal or ""
 
     # ---- commands ----------------------------------------------------------------------
     async def on_help(self, message: Message) -> None:
         limit_mb = media.download_limit(self.settings) / 2**20  # 20 on the public Bot API
-        await self._reply_text(message, self.service.help_text(limit_mb))
+        lang = self.language(message.from_user)
+        await self.reply_text(message, self.service.help_text(limit_mb, lang))
 
     async def on_forget(self, message: Message) -> None:
         member = member_of(message.from_user, message.chat)
+        lang = self.language(message.from_user)
         if member is None:
-            await self._reply_text(message, texts.ANONYMOUS)
+            await self.reply_text(message, say(texts.ANONYMOUS, lang))
             return
-        await self._send(message, await self.service.forget(PLATFORM, member.member_id))
+        await self.send(message, await self.service.forget(PLATFORM, member.member_id, lang))
 
     async def on_artists(self, message: Message, command: CommandObject) -> None:
-        pages = self.service.artist_pages(self.artists_per_page)
+        lang = self.language(message.from_user)
+        pages = self.service.artist_pages(self.artists_per_page, lang)
         arg = (command.args or "").strip()
         page = int(arg) if arg.isdigit() else 1
-        text, markup = self._artists_page(pages, page)
+        text, markup = self._artists_page(pages, page, lang)
         await message.reply(text, reply_markup=markup, allow_sending_without_reply=True)
 
     async def on_artists_page(self, query: CallbackQuery, callback_data: ArtistsPage) -> None:
-        pages = self.service.artist_pages(self.artists_per_page)
-        text, markup = self._artists_page(pages, callback_data.page)
+        lang = self.language(query.from_user)
+        pages = self.service.artist_pages(self.artists_per_page, lang)
+        text, markup = self._artists_page(pages, callback_data.page, lang)
         if isinstance(query.message, Message):
             try:
                 await query.message.edit_text(text, reply_markup=markup)
@@ -150,35 +163,38 @@ class TelegramHandlers:
                     raise
         await query.answer()
 
-    def _artists_page(self, pages: list[str], page: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    def _artists_page(
+        self, pages: list[str], page: int, language: str
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
         if not pages:
-            return texts.NO_ARTISTS, None
+            return say(texts.NO_ARTISTS, language), None
         page = min(max(page, 1), len(pages))
         if len(pages) == 1:
             return pages[0], None
         kb = InlineKeyboardBuilder()
         if page > 1:
-            kb.button(text="‹ Previous", callback_data=ArtistsPage(page=page - 1))
+            kb.button(text=say(texts.PREVIOUS, language), callback_data=ArtistsPage(page=page - 1))
         if page < len(pages):
-            kb.button(text="Next ›", callback_data=ArtistsPage(page=page + 1))
+            kb.button(text=say(texts.NEXT, language), callback_data=ArtistsPage(page=page + 1))
         return pages[page - 1], kb.as_markup()
 
     async def on_compare(self, message: Message, bot: Bot) -> None:
         me = member_of(message.from_user, message.chat)
+        lang = self.language(message.from_user)
         if me is None:
-            await self._reply_text(message, texts.ANONYMOUS)
+            await self.reply_text(message, say(texts.ANONYMOUS, lang))
             return
         targets, unknown = await self._compare_targets(message, bot, me)
         if unknown:
-            await self._reply_text(message, texts.unknown_handles(unknown))
+            await self.reply_text(message, texts.unknown_handles(unknown, lang))
             return
         if not targets:
-            await self._reply_text(message, texts.COMPARE_USAGE)
+            await self.reply_text(message, say(texts.COMPARE_USAGE, lang))
             return
         a, b = (me, targets[0]) if len(targets) == 1 else (targets[0], targets[1])
-        async with self._busy(bot, message):
-            reply = await self.service.compare(a, b)
-        await self._send(message, reply)
+        async with self.busy(bot, message):
+            reply = await self.service.compare(a, b, language=lang)
+        await self.send(message, reply)
 
     async def _compare_targets(
         self, message: Message, bot: Bot, me: Member
@@ -212,7 +228,7 @@ class TelegramHandlers:
         return unique, unknown
 
     # ---- sending -----------------------------------------------------------------------
-    def _busy(self, bot: Bot, message: Message) -> ChatActionSender:
+    def busy(self, bot: Bot, message: Message) -> ChatActionSender:
         """Shows "sending photo…" in the chat until the block ends (renewed every 5 s)."""
         return ChatActionSender.upload_photo(
             bot=bot,
@@ -220,9 +236,9 @@ class TelegramHandlers:
             message_thread_id=message.message_thread_id if message.is_topic_message else None,
         )
 
-    async def _send(self, message: Message, reply: Reply) -> None:
+    async def send(self, message: Message, reply: Reply) -> None:
         if reply.image_png is None:
-            await self._reply_text(message, reply.text)
+            await self.reply_text(message, reply.text)
             return
         caption, *rest = texts.split_text(reply.text, texts.CAPTION_LIMIT)
         await message.reply_photo(
@@ -233,7 +249,7 @@ class TelegramHandlers:
         for piece in rest:
             await message.reply(piece, allow_sending_without_reply=True)
 
-    async def _reply_text(self, message: Message, text: str) -> None:
+    async def reply_text(self, message: Message, text: str) -> None:
         for piece in texts.split_text(text):
             await message.reply(piece, allow_sending_without_reply=True)
 
@@ -253,10 +269,11 @@ class TelegramHandlers:
             message = query_message if isinstance(query_message, Message) else None
         if message is None:
             return True
+        user = update.callback_query.from_user if update.callback_query else message.from_user
         try:
             await bot.send_message(
                 message.chat.id,
-                texts.APOLOGY,
+                say(texts.APOLOGY, self.language(user)),
                 message_thread_id=message.message_thread_id if message.is_topic_message else None,
                 reply_parameters=ReplyParameters(
                     message_id=message.message_id, allow_sending_without_reply=True

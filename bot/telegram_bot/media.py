@@ -88,7 +88,9 @@ def download_limit(settings: Settings) -> int:
     return min(settings.max_upload_bytes, PUBLIC_API_DOWNLOAD_LIMIT)
 
 
-def refusal(service: RapService, settings: Settings, attachment: Attachment) -> str | None:
+def refusal(
+    service: RapService, settings: Settings, attachment: Attachment, language: str = "en"
+) -> str | None:
     """None if the attachment may be downloaded, else the sentence to answer with."""
     limit = download_limit(settings)
     if (
@@ -96,12 +98,13 @@ def refusal(service: RapService, settings: Settings, attachment: Attachment) -> 
         and attachment.size > limit
         and limit < settings.max_upload_bytes
     ):
-        return texts.telegram_too_big(attachment.size)
+        return texts.telegram_too_big(attachment.size, language)
     return service.check_upload(
         size=attachment.size,
         filename=attachment.filename,
         mime=attachment.mime,
         duration=attachment.duration,
+        language=language,
     )
 
 

@@ -23,6 +23,8 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, TelegramObject
 
+from i18n import LANGUAGES, N_, say
+
 from ..app import create_service
 from ..service import RapService
 from ..settings import Settings, TokenFilter
@@ -31,12 +33,22 @@ from .handlers import ARTISTS_PER_PAGE, TelegramHandlers
 log = logging.getLogger(__name__)
 
 POLLING_TIMEOUT_S = 30  # long-poll length: Telegram holds getUpdates open this long
-COMMANDS = [
-    BotCommand(command="help", description="What I do and how to use me"),
-    BotCommand(command="artists", description="The artists I compare you with"),
-    BotCommand(command="compare", description="Compare two voices (reply, or @name)"),
-    BotCommand(command="forget", description="Delete everything I keep about you"),
-]
+COMMANDS = (  # (command, description: an English message id)
+    ("help", N_("What I do and how to use me")),
+    ("artists", N_("The artists I compare you with")),
+    ("compare", N_("Compare two voices (reply, or @name)")),
+    ("target", N_("Set, show or clear the artist you practise toward")),
+    ("progress", N_("A chart of your takes against your target")),
+    ("leaderboard", N_("Who here came closest to an artist this week")),
+    ("share", N_("Show your takes on this group's leaderboards (on/off)")),
+    ("forget", N_("Delete everything I keep about you")),
+)
+
+
+def commands(language: str) -> list[BotCommand]:
+    return [BotCommand(command=c, description=say(d, language)) for c, d in COMMANDS]
+
+
 # Loggers whose records may hold a request error; a logger's filter only sees its own records.
 _SCRUBBED_LOGGERS = (
     "aiogram",
@@ -146,7 +158,9 @@ async def _prepare(bot: Bot) -> None:
     try:
         # A webhook left set elsewhere makes getUpdates fail; pending updates are kept.
         await bot.delete_webhook(drop_pending_updates=False)
-        await bot.set_my_commands(COMMANDS)
+        await bot.set_my_commands(commands("en"))
+        for language in LANGUAGES[1:]:  # Telegram shows these to users of that language
+            await bot.set_my_commands(commands(language), language_code=language)
     except TelegramAPIError as e:
         log.warning("could not prepare the bot (%s); polling anyway", e)
 

@@ -6,5 +6,14 @@ from .artists import ArtistsCog
 from .compare import CompareCog
 from .forget import ForgetCog
 from .help import HelpCog
+from .practice import PracticeCog
 
-__all__ = ["AdminCog", "AnalyzeCog", "ArtistsCog", "CompareCog", "ForgetCog", "HelpCog"]
+__all__ = [
+    "AdminCog",
+    "AnalyzeCog",
+    "ArtistsCog",
+    "CompareCog",
+    "ForgetCog",
+    "HelpCog",
+    "PracticeCog",
+]

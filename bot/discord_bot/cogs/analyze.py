@@ -15,12 +15,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from i18n import N_, say
+
 from ...service import RapService, Reply
 from ..common import (
     APOLOGY,
     BOT_AUTHOR,
     NO_AUDIO_IN_MESSAGE,
     analyze_attachment,
+    invoker,
+    language_of,
     member_of,
     message_kwargs,
     pick_audio,
@@ -38,7 +42,9 @@ class AnalyzeCog(commands.Cog):
         self.service = service
         self.channels = service.settings.discord_channels
         # Context menus cannot be declared inside a cog class; they are added in cog_load.
-        self.menu = app_commands.ContextMenu(name="Analyze voice", callback=self.analyze_message)
+        self.menu = app_commands.ContextMenu(
+            name=N_("Analyze voice"), callback=self.analyze_message
+        )
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -62,26 +68,35 @@ class AnalyzeCog(commands.Cog):
         except Exception:
             # The boundary of an event: log the traceback, apologise, keep the bot up.
             log.exception("failed to answer message %s", message.id)
-            await self._reply(message, Reply(APOLOGY, ok=False))
+            await self._reply(
+                message, Reply(say(APOLOGY, self.service.settings.language or "en"), ok=False)
+            )
 
     async def _answer(self, message: discord.Message, *, addressed: bool) -> None:
         attachment = pick_audio(self.service, message.attachments)
+        if attachment is None and not addressed:
+            return  # a listened channel: only audio is answered there
+        guild = message.guild
+        member = member_of(
+            message.author,
+            guild.id if guild else None,
+            guild_locale=guild.preferred_locale if guild else "",
+        )
+        lang = await self.service.language_of(member)
         if attachment is None:
-            if not addressed:
-                return  # a listened channel: only audio is answered there
             if message.attachments:
-                refusal = refusal_for(self.service, message.attachments[0])
-                await self._reply(message, Reply(refusal or NO_AUDIO_IN_MESSAGE, ok=False))
+                refusal = refusal_for(self.service, message.attachments[0], lang)
+                text = refusal or say(NO_AUDIO_IN_MESSAGE, lang)
+                await self._reply(message, Reply(text, ok=False))
             elif not (await self.bot.get_context(message)).valid:
-                await self._reply(message, Reply(self.service.help_text()))
+                await self._reply(message, Reply(self.service.help_text(language=lang)))
             return
-        refusal = refusal_for(self.service, attachment)
+        refusal = refusal_for(self.service, attachment, lang)
         if refusal is not None:
             await self._reply(message, Reply(refusal, ok=False))
             return
-        member = member_of(message.author, message.guild.id if message.guild else None)
         async with typing_in(message.channel):
-            reply = await analyze_attachment(self.service, member, attachment)
+            reply = await analyze_attachment(self.service, member, attachment, lang)
         await self._reply(message, reply)
 
     async def _reply(self, message: discord.Message, reply: Reply) -> None:
@@ -103,27 +118,32 @@ class AnalyzeCog(commands.Cog):
         return me is not None and any(u.id == me.id for u in message.mentions)
 
     # ---- application commands ------------------------------------------------------------
-    @app_commands.command(name="analyze", description="Which rappers does this note sound like?")
-    @app_commands.describe(audio="A voice note or audio file (ogg, mp3, wav, m4a...)")
+    @app_commands.command(
+        name="analyze", description=N_("Which rappers does this note sound like?")
+    )
+    @app_commands.describe(audio=N_("A voice note or audio file (ogg, mp3, wav, m4a...)"))
     async def analyze(self, interaction: discord.Interaction, audio: discord.Attachment) -> None:
         await interaction.response.defer(thinking=True)  # analysis takes longer than 3 s
-        member = member_of(interaction.user, interaction.guild_id)
-        reply = await analyze_attachment(self.service, member, audio)
+        member = invoker(interaction)
+        lang = await self.service.language_of(member, remember=True)
+        reply = await analyze_attachment(self.service, member, audio, lang)
         await send_followup(interaction, reply)
 
     async def analyze_message(
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
-        """The "Analyze voice" message menu: the note is attributed to the message's author."""
+        """The "Analyze voice" message menu: the note is attributed to the message's author;
+        the answer is in the language of whoever used the menu."""
         await interaction.response.defer(thinking=True)
+        lang = language_of(self.service, interaction)
         attachment = pick_audio(self.service, message.attachments)
         if message.author.bot:
-            reply = Reply(BOT_AUTHOR, ok=False)
+            reply = Reply(say(BOT_AUTHOR, lang), ok=False)
         elif attachment is None:
             first = message.attachments[0] if message.attachments else None
-            refusal = refusal_for(self.service, first) if first else None
-            reply = Reply(refusal or NO_AUDIO_IN_MESSAGE, ok=False)
+            refusal = refusal_for(self.service, first, lang) if first else None
+            reply = Reply(refusal or say(NO_AUDIO_IN_MESSAGE, lang), ok=False)
         else:
             member = member_of(message.author, interaction.guild_id)
-            reply = await analyze_attachment(self.service, member, attachment)
+            reply = await analyze_attachment(self.service, member, attachment, lang)
         await send_followup(interaction, reply)

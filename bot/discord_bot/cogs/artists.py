@@ -13,23 +13,34 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from i18n import N_, say
+
 from ...service import RapService
-from ..common import clip
+from ..common import clip, language_of
 
 log = logging.getLogger(__name__)
 
 PAGER_TIMEOUT_S = 300.0
-EMPTY_CATALOGUE = "The artist catalogue is empty."
+EMPTY_CATALOGUE = N_("The artist catalogue is empty.")
 
 
 class ArtistPager(discord.ui.View):
     """Previous/Next over fixed text pages; anyone in the channel may turn them."""
 
-    def __init__(self, pages: list[str], index: int, *, timeout: float = PAGER_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        pages: list[str],
+        index: int,
+        *,
+        timeout: float = PAGER_TIMEOUT_S,
+        language: str = "en",
+    ) -> None:
         super().__init__(timeout=timeout)
         self.pages = pages
         self.index = index
         self.origin: discord.Interaction | None = None  # to remove the buttons on timeout
+        self.previous.label = say(N_("Previous"), language)
+        self.next.label = say(N_("Next"), language)
         self._sync_buttons()
 
     def _sync_buttons(self) -> None:
@@ -65,19 +76,20 @@ class ArtistsCog(commands.Cog):
         self.bot = bot
         self.service = service
 
-    @app_commands.command(name="artists", description="The artists I compare voices with")
-    @app_commands.describe(page="Page number (starts at 1)")
+    @app_commands.command(name="artists", description=N_("The artists I compare voices with"))
+    @app_commands.describe(page=N_("Page number (starts at 1)"))
     async def artists(
         self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1
     ) -> None:
-        pages = self.service.artist_pages(self.per_page)
+        lang = language_of(self.service, interaction)
+        pages = self.service.artist_pages(self.per_page, lang)
         if not pages:
-            await interaction.response.send_message(EMPTY_CATALOGUE)
+            await interaction.response.send_message(say(EMPTY_CATALOGUE, lang))
             return
         index = min(page, len(pages)) - 1
         if len(pages) == 1:
             await interaction.response.send_message(clip(pages[index]))
             return
-        view = ArtistPager(pages, index)
+        view = ArtistPager(pages, index, language=lang)
         await interaction.response.send_message(clip(pages[index]), view=view)
         view.origin = interaction

@@ -10,8 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from i18n import N_
+
 from ...service import RapService
-from ..common import member_of, send_followup
+from ..common import language_of, member_of, send_followup
 
 
 class CompareCog(commands.Cog):
@@ -19,8 +21,8 @@ class CompareCog(commands.Cog):
         self.bot = bot
         self.service = service
 
-    @app_commands.command(name="compare", description="How alike do two members sound?")
-    @app_commands.describe(member_a="First member", member_b="Second member")
+    @app_commands.command(name="compare", description=N_("How alike do two members sound?"))
+    @app_commands.describe(member_a=N_("First member"), member_b=N_("Second member"))
     @app_commands.guild_only()
     async def compare(
         self,
@@ -31,5 +33,5 @@ class CompareCog(commands.Cog):
         await interaction.response.defer(thinking=True)  # the comparison image takes a moment
         guild_id = interaction.guild_id
         a, b = member_of(member_a, guild_id), member_of(member_b, guild_id)
-        reply = await self.service.compare(a, b)
+        reply = await self.service.compare(a, b, language=language_of(self.service, interaction))
         await send_followup(interaction, reply)

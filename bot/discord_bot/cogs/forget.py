@@ -1,7 +1,8 @@
 """``/forget``: delete every voice profile kept about the caller, in every server and DM.
 
-The answer is ephemeral (only the caller sees it). Profiles are all the bot keeps; audio
-is never stored, so there is nothing else to delete.
+The answer is ephemeral (only the caller sees it). Profiles, the practice history, the
+target, the remembered locale and leaderboard sharing are all the bot keeps; audio is
+never stored, so there is nothing else to delete.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from i18n import N_
+
 from ...service import RapService
-from ..common import PLATFORM, clip
+from ..common import PLATFORM, clip, language_of
 
 
 class ForgetCog(commands.Cog):
@@ -19,8 +22,11 @@ class ForgetCog(commands.Cog):
         self.bot = bot
         self.service = service
 
-    @app_commands.command(name="forget", description="Delete everything I keep about your voice")
+    @app_commands.command(
+        name="forget", description=N_("Delete everything I keep about your voice")
+    )
     async def forget(self, interaction: discord.Interaction) -> None:
         # A few SQLite deletes: well inside Discord's 3 s, so no defer.
-        reply = await self.service.forget(PLATFORM, str(interaction.user.id))
+        lang = language_of(self.service, interaction)
+        reply = await self.service.forget(PLATFORM, str(interaction.user.id), lang)
         await interaction.response.send_message(clip(reply.text), ephemeral=True)

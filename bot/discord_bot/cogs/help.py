@@ -6,8 +6,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from i18n import N_
+
 from ...service import RapService
-from ..common import clip
+from ..common import clip, language_of
 
 
 class HelpCog(commands.Cog):
@@ -15,6 +17,7 @@ class HelpCog(commands.Cog):
         self.bot = bot
         self.service = service
 
-    @app_commands.command(name="help", description="What I do and how to use me")
+    @app_commands.command(name="help", description=N_("What I do and how to use me"))
     async def help(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(clip(self.service.help_text()), ephemeral=True)
+        text = self.service.help_text(language=language_of(self.service, interaction))
+        await interaction.response.send_message(clip(text), ephemeral=True)
