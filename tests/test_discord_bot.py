@@ -398,7 +398,7 @@ async def test_unexpected_error_is_logged_and_apologised(
 ) -> None:
     fake = harness.fake
 
-    def broken(per_page: int = 20) -> list[str]:
+    def broken(per_page: int = 20, language: str = "en") -> list[str]:
         raise RuntimeError("catalogue exploded")
 
     monkeypatch.setattr(harness.bot.service, "artist_pages", broken)
