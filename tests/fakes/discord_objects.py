@@ -205,8 +205,11 @@ class DiscordWorld:
         type: int = 2,
         channel_id: int | None = None,
         message: dict[str, Any] | None = None,
+        locale: str = "en-US",
     ) -> dict[str, Any]:
-        """An INTERACTION_CREATE payload (type 2 command, 3 component)."""
+        """An INTERACTION_CREATE payload (type 2 command, 3 component, 4 autocomplete; for 4,
+        ``data`` is the command's with the option being typed marked ``"focused": True``).
+        ``locale``: the language the member's Discord client is set to."""
         channel_id = channel_id or self.CHANNEL_ID
         iid = self.snowflake()
         payload: dict[str, Any] = {
@@ -219,7 +222,7 @@ class DiscordWorld:
             "channel_id": str(channel_id),
             "channel": self.channel(channel_id),
             "app_permissions": ALL_PERMISSIONS,
-            "locale": "en-US",
+            "locale": locale,
             "attachment_size_limit": 10 * 2**20,
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(self.GUILD_ID)},

@@ -1,10 +1,11 @@
 """A small fake Discord (REST API v10 + gateway) on 127.0.0.1, for end-to-end bot tests.
 
 It speaks just enough of Discord for the real discord.py client to log in, connect to the
-gateway, receive MESSAGE_CREATE and INTERACTION_CREATE events, download attachments and
-post replies, interaction callbacks and followups. Every HTTP request is recorded (method,
-path, body, parsed JSON / multipart files, arrival time) for assertions, and tests inject
-gateway events with :meth:`FakeDiscord.message` and :meth:`FakeDiscord.interaction`.
+gateway, receive MESSAGE_CREATE and INTERACTION_CREATE events (commands, components and
+autocomplete), download attachments and post replies, interaction callbacks and followups.
+Every HTTP request is recorded (method, path, body, parsed JSON / multipart files, arrival
+time) for assertions, and tests inject gateway events with :meth:`FakeDiscord.message` and
+:meth:`FakeDiscord.interaction`.
 
 It does not rate-limit, check permissions or tokens, compress gateway frames (discord.py
 only decompresses binary frames; text frames are read as they are) or keep state beyond
@@ -30,10 +31,20 @@ from aiohttp import WSMsgType, web
 
 from .discord_objects import EPHEMERAL, VOICE_MESSAGE, DiscordWorld
 
-__all__ = ["EPHEMERAL", "VOICE_MESSAGE", "FakeDiscord", "Recorded", "Sent"]
+__all__ = [
+    "AUTOCOMPLETE",
+    "AUTOCOMPLETE_RESULT",
+    "EPHEMERAL",
+    "VOICE_MESSAGE",
+    "FakeDiscord",
+    "Recorded",
+    "Sent",
+]
 
 API = "/api/v10"
 DEFERRED_CHANNEL_MESSAGE = 5  # interaction callback type of defer(thinking=True)
+AUTOCOMPLETE = 4  # interaction type: a member is typing an option that autocompletes
+AUTOCOMPLETE_RESULT = 8  # the callback type answering it, {"choices": [...]}; no message
 
 
 @dataclass
@@ -299,13 +310,18 @@ class FakeDiscord(DiscordWorld):
         kind = int((rec.json or {}).get("type", 0))
         interaction: dict[str, Any] = {
             "id": interaction_id,
-            "type": 2,
+            "type": self._interaction_type(interaction_id),
             "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
             "response_message_ephemeral": bool(rec.flags & EPHEMERAL),
         }
         if kind in (4, 5, 7):  # a message was created or updated: give it an id
             interaction["response_message_id"] = str(self.snowflake())
         return {"interaction": interaction}
+
+    def _interaction_type(self, interaction_id: str) -> int:
+        """The type of the interaction the fake dispatched with this id (2 if unknown)."""
+        sent = (s.data for s in self.sent if s.name == "INTERACTION_CREATE")
+        return next((int(d["type"]) for d in sent if d["id"] == interaction_id), 2)
 
     def _commands(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
