@@ -33,7 +33,7 @@ from tests.fakes.discord_server import (
 )
 from tests.test_discord_bot import Harness, _is_callback, _is_followup
 from tests.test_discord_bot import harness as harness  # the module's bot, service and worker
-from tests.test_practice_telegram import HANGUL, TARGET, scores_in
+from tests.test_practice_telegram import HANGUL, check_target_reply
 from tests.test_practice_telegram import takes as takes  # the members' voices, ogg/opus
 
 pytestmark = [needs_espeak, needs_ffmpeg, pytest.mark.asyncio(loop_scope="module")]
@@ -147,25 +147,8 @@ async def test_target_three_takes_progress_and_forget(
     assert reply.content.startswith("You practise toward Bravo.")
 
     seen: list[int] = []
-    for i, who in enumerate(("m3", "f4", "m3")):
-        text = await note(h, ALICE, takes[who])
-        found = TARGET.match(text.splitlines()[0])
-        assert found and found.group(1) == "Bravo", text
-        score, change, rank = int(found.group(2)), found.group(3), int(found.group(4))
-        listed = scores_in(text)
-        assert listed["Bravo"] == score  # the same analysis: the same number
-        assert rank == 1 + sum(s > score for s in listed.values())
-        assert "Next to Bravo:" in text  # tips against the target, not the top match
-        if i == 0:
-            assert change == "your first take toward them"
-        else:
-            delta = score - seen[-1]
-            head = "no change" if delta == 0 else f"{delta:+d}"
-            assert change.startswith(f"{head} since your last take"), change
-            best = max(seen)
-            tail = "a new best" if score > best else f"best {max(best, score)}"
-            assert change.endswith(tail), change
-        seen.append(score)
+    for who in ("m3", "f4", "m3"):
+        seen.append(check_target_reply(await note(h, ALICE, takes[who]), "Bravo", seen))
     assert seen[2] == seen[0]  # the same voice and words: the same resemblance
 
     chart = await deferred(h, ALICE, "progress")

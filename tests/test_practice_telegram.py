@@ -80,6 +80,28 @@ def scores_in(caption: str) -> dict[str, int]:
     return listed
 
 
+def check_target_reply(text: str, artist: str, seen: list[int]) -> int:
+    """Check a reply's target line against the same reply's scores and the member's
+    earlier takes toward ``artist`` (``seen``, oldest first); its score toward it."""
+    found = TARGET.match(text.splitlines()[0])
+    assert found and found.group(1) == artist, text
+    score, change, rank = int(found.group(2)), found.group(3), int(found.group(4))
+    listed = scores_in(text)
+    assert listed[artist] == score  # the same analysis: the same number
+    assert rank == 1 + sum(s > score for s in listed.values())
+    assert f"Next to {artist}:" in text  # tips against the target, not the top match
+    if not seen:
+        assert change == "your first take toward them"
+    else:
+        delta = score - seen[-1]
+        head = "no change" if delta == 0 else f"{delta:+d}"
+        assert change.startswith(f"{head} since your last take"), change
+        best = max(seen)
+        tail = "a new best" if score > best else f"best {max(best, score)}"
+        assert change.endswith(tail), change
+    return score
+
+
 def png_of(call: ApiCall) -> Image.Image:
     data = call.attachment("photo").data
     assert data.startswith(b"\x89PNG")
@@ -95,28 +117,10 @@ async def test_target_three_takes_progress_and_forget(rig: Rig, takes: dict[str,
     reply = await say_to(rig, GROUP, alice, "/target  bravo ")
     assert reply.params["text"].startswith("Your target is Bravo now.")
 
-    lines, seen = [], []
-    for i, who in enumerate(("m3", "f4", "m3")):
+    seen: list[int] = []
+    for who in ("m3", "f4", "m3"):
         caption = (await note(rig, GROUP, alice, takes[who])).params["caption"]
-        first = caption.splitlines()[0]
-        found = TARGET.match(first)
-        assert found and found.group(1) == "Bravo", caption
-        score, change, rank = int(found.group(2)), found.group(3), int(found.group(4))
-        listed = scores_in(caption)
-        assert listed["Bravo"] == score  # the same analysis: the same number
-        assert rank == 1 + sum(s > score for s in listed.values())
-        assert "Next to Bravo:" in caption  # tips against the target, not the top match
-        if i == 0:
-            assert change == "your first take toward them"
-        else:
-            delta = score - seen[-1]
-            head = "no change" if delta == 0 else f"{delta:+d}"
-            assert change.startswith(f"{head} since your last take"), change
-            best = max(seen)
-            tail = "a new best" if score > best else f"best {max(best, score)}"
-            assert change.endswith(tail), change
-        seen.append(score)
-        lines.append(first)
+        seen.append(check_target_reply(caption, "Bravo", seen))
     assert seen[2] == seen[0]  # the same voice and words: the same resemblance
 
     chart = await say_to(rig, GROUP, alice, "/progress")

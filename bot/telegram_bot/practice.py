@@ -48,13 +48,21 @@ class PracticeHandlers:
     def _names(self) -> list[str]:
         return sorted(self.service.practice.artist_names(), key=str.casefold)
 
-    async def on_target(self, message: Message, command: CommandObject) -> None:
+    async def _asker(self, message: Message) -> tuple[Member, str] | None:
+        """The member who sent ``message`` and their language (kept for later notes);
+        None, after saying why, for a sender who cannot be told apart (an anonymous admin)."""
         member = member_of(message.from_user, message.chat)
-        lang = self.h.language(message.from_user)
         if member is None:
-            await self.h.reply_text(message, say(texts.ANONYMOUS, lang))
+            anonymous = say(texts.ANONYMOUS, self.h.language(message.from_user))
+            await self.h.reply_text(message, anonymous)
+            return None
+        return member, await self.service.language_of(member, remember=True)
+
+    async def on_target(self, message: Message, command: CommandObject) -> None:
+        asker = await self._asker(message)
+        if asker is None:
             return
-        lang = await self.service.language_of(member, remember=True)
+        member, lang = asker
         arg = command.args or ""
         reply = await self.service.practice.target(member, arg, lang)
         markup = None if arg.strip() else await self._choices(member, lang)
@@ -87,30 +95,26 @@ class PracticeHandlers:
         await self.h.reply_text(message, f"{member.display_name}: {reply.text}")
 
     async def on_progress(self, message: Message, bot: Bot) -> None:
-        member = member_of(message.from_user, message.chat)
-        if member is None:
-            await self.h.reply_text(message, say(texts.ANONYMOUS, self.h.language(None)))
+        asker = await self._asker(message)
+        if asker is None:
             return
-        lang = await self.service.language_of(member, remember=True)
+        member, lang = asker
         async with self.h.busy(bot, message):
             reply = await self.service.practice.progress(member, lang)
         await self.h.send(message, reply)
 
     async def on_leaderboard(self, message: Message, command: CommandObject) -> None:
-        member = member_of(message.from_user, message.chat)
-        lang = self.h.language(message.from_user)
-        if member is None:
-            await self.h.reply_text(message, say(texts.ANONYMOUS, lang))
+        asker = await self._asker(message)
+        if asker is None:
             return
+        member, lang = asker
         reply = await self.service.practice.leaderboard(member, command.args or "", lang)
         await self.h.send(message, reply)
 
     async def on_share(self, message: Message, command: CommandObject) -> None:
-        member = member_of(message.from_user, message.chat)
-        lang = self.h.language(message.from_user)
-        if member is None:
-            await self.h.reply_text(message, say(texts.ANONYMOUS, lang))
+        asker = await self._asker(message)
+        if asker is None:
             return
-        lang = await self.service.language_of(member, remember=True)
+        member, lang = asker
         reply = await self.service.practice.share(member, command.args or "", lang)
         await self.h.send(message, reply)
