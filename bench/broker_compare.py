@@ -1,7 +1,7 @@
 """Two task engines on the same round trip: taskiq + taskiq-redis against Celery.
 
 A 300 KB note goes in; a 110 KB PNG and a whole analysis (the ``bot.jobs`` dataclasses,
-encoded by ``bot.wire`` on both engines) come back; two worker processes; one local
+encoded by ``bot.pool.wire`` on both engines) come back; two worker processes; one local
 redis-server started here. The workers answer with a fixed analysis instead of running
 inference, so the figures are the engine's and the transport's own cost: the broker
 round trip per note, sequential (p50/p95) and with 8 notes in flight (notes/s), and
@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from bench.table import emit
-from bot import wire
 from bot.jobs import Analysis, AnalyzeJob, ArtistEntry, CatalogInfo, MatchOut, StyleLine, Voice
+from bot.pool import wire
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTE_BYTES = 300_000
@@ -83,8 +83,8 @@ class EchoRunner:
 
 
 def serve_taskiq(url: str) -> int:
-    from bot.broker_worker import BrokerWorker, BrokerWorkerConfig
-    from bot.pool import WorkerConfig
+    from bot.pool.broker_worker import BrokerWorker, BrokerWorkerConfig
+    from bot.pool.local import WorkerConfig
 
     config = BrokerWorkerConfig(url=url, worker=WorkerConfig(), concurrency=1)
     return asyncio.run(BrokerWorker(config, runner=EchoRunner()).run())
@@ -118,7 +118,7 @@ async def measure(send, jobs: int, clients: int) -> dict[str, Any]:
 
 
 async def run_taskiq(url: str, note: bytes, jobs: int, clients: int) -> dict[str, Any]:
-    from bot.distributed import DistributedPool
+    from bot.pool.distributed import DistributedPool
 
     workers = [spawn([sys.executable, "-m", "bench.broker_compare", "--serve-taskiq", url])]
     workers.append(spawn([sys.executable, "-m", "bench.broker_compare", "--serve-taskiq", url]))

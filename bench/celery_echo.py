@@ -12,7 +12,7 @@ import os
 from celery import Celery
 
 from bench.broker_compare import canned_analysis
-from bot import wire
+from bot.pool import wire
 
 app = Celery("rapsim_echo", broker=os.environ["ECHO_BROKER"], backend=os.environ["ECHO_BROKER"])
 app.conf.update(

@@ -1,6 +1,6 @@
 """Practice benchmark: the /progress chart and what a target costs a reply.
 
-1. Chart: ``bot.charts.render_progress`` for a member with ``--takes`` takes (default 100),
+1. Chart: ``bot.practice.charts.render_progress`` for a member with ``--takes`` takes (default 100),
    in English and Korean, the first render in the process and the median of ``--runs``
    after it, and the PNG's size. The takes are a seeded random walk inside each feature's
    usual range: drawing costs the same whatever the numbers are.
@@ -28,8 +28,8 @@ from bench.table import emit
 
 def _takes(n: int, seed: int = 0):
     """A Progress of ``n`` daily takes, with the three feature panels the chart can show."""
-    from bot.practice import Progress, Track
-    from bot.worker import _features
+    from bot.pool.worker import _features
+    from bot.practice.progress import Progress, Track
 
     rng = np.random.default_rng(seed)
     start = time.time() - n * 86_400
@@ -44,7 +44,7 @@ def _takes(n: int, seed: int = 0):
 
 
 def chart(takes: int, runs: int) -> dict:
-    from bot.charts import render_progress
+    from bot.practice.charts import render_progress
 
     data = _takes(takes)
     out = {}

@@ -1,10 +1,18 @@
-"""Rap Simulator bots: one platform-neutral service (``bot.service``) behind thin adapters.
+"""Rap Simulator bots: one platform-neutral service behind thin platform adapters.
 
-Data flow: a platform adapter (``bot.discord_bot``, ``bot.telegram_bot``) turns a chat
-event into a call on :class:`bot.service.RapService`; the service checks limits, hands
-audio to an :class:`bot.pool.InferencePool` (worker processes that run ``inference``),
-keeps member profiles in :class:`bot.store.ProfileStore` and writes the replies.
+Rooms, top to bottom (imports only go down; ``tests/test_layout.py`` checks it):
 
-Nothing in this package imports torch, and nothing but ``bot.worker`` (which runs inside
-the worker processes) imports ``inference``: the event loop never runs inference.
+- ``discord_bot/``, ``telegram_bot/``: the platforms. Chat events in, :class:`bot.reply.Reply`
+  out; no logic beyond their platform's API.
+- ``app.py`` (wiring from settings), ``service.py`` (:class:`bot.service.RapService`: upload
+  checks, per-member limits, profiles) and ``replies.py`` (its words).
+- ``practice/``: targets, progress charts, leaderboards (the service's practice desk).
+- ``pool/``: where analysis runs: worker processes on this machine, or workers on other
+  machines over Redis (broker, wire format); the only room that imports ``inference``,
+  and only inside the worker processes.
+- ``store/``: what is kept of members in SQLite (profiles, practice history, schema).
+- Shared below them all: ``settings``, ``member``, ``errors``, ``limits``, ``jobs`` (the
+  plain data the service and the pool exchange), ``reply``.
+
+Nothing in this package imports torch, and the event loop never runs inference.
 """

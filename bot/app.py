@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .pool import InferencePool, ProcessPool, WorkerConfig
+from .pool.local import InferencePool, ProcessPool, WorkerConfig
 from .service import RapService
 from .settings import Settings
-from .store import ProfileStore
+from .store.profiles import ProfileStore
 
 
 def create_service(settings: Settings) -> RapService:
@@ -25,7 +25,7 @@ def create_service(settings: Settings) -> RapService:
 
 def create_pool(settings: Settings) -> InferencePool:
     if settings.broker_url:
-        from .distributed import DistributedPool
+        from .pool.distributed import DistributedPool
 
         return DistributedPool(
             settings.broker_url,

@@ -2,7 +2,7 @@
 
 Jobs and results are frozen dataclasses of str, float, bytes and numpy arrays, so any
 transport (a pipe to a local process today, a queue spanning machines later) can carry
-them. Nothing here imports ``inference``; ``bot.worker`` converts its results.
+them. Nothing here imports ``inference``; ``bot.pool.worker`` converts its results.
 """
 
 from __future__ import annotations
@@ -121,6 +121,10 @@ class CatalogInfo:
     artists: tuple[ArtistEntry, ...]
     encoder: str  # "<name> <version>"
     features: tuple[StyleFeature, ...] = ()  # the style features, in StyleProfile order
+
+    def by_name(self) -> tuple[ArtistEntry, ...]:
+        """The artists sorted by name (case-insensitive), as members see them listed."""
+        return tuple(sorted(self.artists, key=lambda e: e.name.lower()))
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from i18n import N_, number, translator
 
 from .errors import JobError, JobRejected, JobTimedOut, PoolBusy, PoolClosed, WorkerCrashed
-from .history import Forgotten
 from .jobs import Analysis, ArtistEntry, Comparison, StyleLine
 from .limits import Wait
 from .settings import Settings
+from .store.history import Forgotten
 
 MAX_TIPS = 3
 RUNNERS_UP = 4

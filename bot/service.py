@@ -3,8 +3,8 @@
 Adapters (Discord, Telegram, a future one) turn chat events into calls on
 :class:`RapService` and post the :class:`Reply` it returns; they hold no logic of their own
 beyond their platform's API. The service checks uploads and per-member limits, hands audio
-to the :class:`~bot.pool.InferencePool`, keeps profiles in the
-:class:`~bot.store.ProfileStore` (never audio) and words every answer through
+to the :class:`~bot.pool.local.InferencePool`, keeps profiles in the
+:class:`~bot.store.profiles.ProfileStore` (never audio) and words every answer through
 :mod:`bot.replies`. It never raises for a member's mistake: every call returns a Reply.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from pathlib import PurePath
 
 from i18n import N_, language_for, say
@@ -22,9 +21,11 @@ from .errors import JobError, JobRejected, PoolBusy
 from .jobs import Analysis, AnalyzeJob, ArtistEntry, CatalogInfo, CompareJob
 from .limits import MemberLimiter
 from .member import Member
-from .pool import InferencePool
+from .pool.local import InferencePool
+from .practice.desk import PracticeDesk
+from .reply import Reply
 from .settings import Settings
-from .store import ProfileStore
+from .store.profiles import ProfileStore
 
 __all__ = ["Member", "RapService", "Reply"]
 
@@ -55,21 +56,6 @@ AUDIO_EXTENSIONS = frozenset(
 AUDIO_MIME_PREFIXES = ("audio/", "video/", "application/ogg")
 
 
-@dataclass(frozen=True)
-class Reply:
-    """One answer: text (Markdown-free), an optional PNG, and the top matches shown."""
-
-    text: str
-    image_png: bytes | None = None
-    ok: bool = True  # False: the member's input or a limit stopped it (the text says why)
-    matches: tuple[tuple[str, float], ...] = ()  # (artist, score) best first, when analysed
-    target: tuple[str, float, int] | None = None  # (artist, score, rank) of the target
-
-    @property
-    def image_name(self) -> str:
-        return "rapsim.png"
-
-
 class RapService:
     """Made once per bot process; ``start()`` before use, ``close()`` at the end."""
 
@@ -78,9 +64,7 @@ class RapService:
         self.pool = pool
         self.store = store
         self.limiter = MemberLimiter(per_minute=settings.notes_per_minute)
-        from .practice_desk import PracticeDesk  # it builds on this module's Reply
-
-        self.practice = PracticeDesk(self)
+        self.practice = PracticeDesk(store.history, lambda: self.catalog)
         self._catalog: CatalogInfo | None = None
         self._purger: asyncio.Task[None] | None = None
 
@@ -223,8 +207,7 @@ class RapService:
 
     def artists(self) -> tuple[ArtistEntry, ...]:
         """The catalogue, sorted by name (case-insensitive)."""
-        entries = self.catalog.artists if self.catalog else ()
-        return tuple(sorted(entries, key=lambda e: e.name.lower()))
+        return self.catalog.by_name() if self.catalog else ()
 
     def artist_pages(self, per_page: int = 20, language: str = "en") -> list[str]:
         """The catalogue as text pages of ``per_page`` artists, each with a header line."""

@@ -261,7 +261,7 @@ def _run_bot(platform: str, args: argparse.Namespace) -> int:
 
     from bot.errors import PoolClosed, SettingsError
     from bot.settings import install_token_filter, load_settings
-    from bot.store import StoreError
+    from bot.store.profiles import StoreError
 
     if not args.verbose:  # a bot is a service: say when it is ready, and what fails
         logging.getLogger().setLevel(logging.INFO)

@@ -1,7 +1,7 @@
 """``rapsim worker`` and ``rapsim status``: the distributed pool's commands.
 
 ``worker`` runs inference for a bot on any machine that reaches its Redis
-(``bot.broker_worker``); ``status`` prints what the workers announce (jobs, failures,
+(``bot.pool.broker_worker``); ``status`` prints what the workers announce (jobs, failures,
 p50/p95 job time) and the queue depth. Neither imports ``inference`` in this process:
 worker processes and the batching runner load it themselves.
 """
@@ -28,8 +28,8 @@ def _broker_url(args: argparse.Namespace) -> str | None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from bot.broker_worker import BrokerWorkerConfig, run_worker
-    from bot.pool import WorkerConfig
+    from bot.pool.broker_worker import BrokerWorkerConfig, run_worker
+    from bot.pool.local import WorkerConfig
 
     url = _broker_url(args)
     if url is None:
@@ -86,9 +86,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 async def _status(url: str, namespace: str) -> dict[str, Any]:
-    from bot import wire
-    from bot.broker import Fleet, Keys, connect
     from bot.jobs import WorkerInfo
+    from bot.pool import wire
+    from bot.pool.broker import Fleet, Keys, connect
 
     keys = Keys(namespace)
     redis = connect(url)

@@ -2,7 +2,7 @@
 
 A batch must give what each note gives alone: HuBERT's masked batch pass against single
 passes, ``WorkerCore.handle_batch`` against ``handle`` (matches, style, image), and the
-:class:`~bot.runners.BatchRunner` that gathers waiting notes into batches. Tolerance:
+:class:`~bot.pool.runners.BatchRunner` that gathers waiting notes into batches. Tolerance:
 embeddings agree to 1e-5 (float32 rounding: only the summation order differs), scores
 to 0.01 points.
 """
@@ -20,8 +20,8 @@ from tests.conftest import needs_ffmpeg, to_opus
 transformers = pytest.importorskip("transformers")
 
 from bot.jobs import AnalyzeJob  # noqa: E402
-from bot.pool import WorkerConfig  # noqa: E402
-from bot.runners import BatchRunner  # noqa: E402
+from bot.pool.local import WorkerConfig  # noqa: E402
+from bot.pool.runners import BatchRunner  # noqa: E402
 from inference.hubert import HubertEncoder  # noqa: E402
 from tests.test_hubert import noise, save_tiny, tone  # noqa: E402
 
@@ -68,7 +68,7 @@ def test_a_batch_embeds_like_single_passes(tiny: Path):
 
 @needs_ffmpeg
 def test_handle_batch_answers_like_handle(config: WorkerConfig, notes: list[bytes]):
-    from bot.worker import WorkerCore
+    from bot.pool.worker import WorkerCore
 
     core = WorkerCore(config)
     jobs = [AnalyzeJob(n, f"n{i}.ogg", top_k=3) for i, n in enumerate(notes)]
@@ -96,7 +96,7 @@ def assert_same_analysis(b, a) -> None:
 @needs_ffmpeg
 def test_the_batch_runner_gathers_waiting_notes(config: WorkerConfig, notes: list[bytes]):
     from bot.errors import JobRejected
-    from bot.worker import WorkerCore
+    from bot.pool.worker import WorkerCore
 
     async def run() -> tuple[list, list[int]]:
         runner = BatchRunner(config, size=4, wait_ms=200)

@@ -24,7 +24,7 @@ from bot.app import create_service
 from bot.errors import JobTimedOut, PoolClosed
 from bot.jobs import AnalyzeJob
 from bot.member import Member
-from bot.pool import ProcessPool, WorkerConfig
+from bot.pool.local import ProcessPool, WorkerConfig
 from bot.service import RapService
 from bot.settings import Settings
 from tests.conftest import needs_ffmpeg, to_opus

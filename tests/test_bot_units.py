@@ -11,12 +11,12 @@ import pytest
 
 from bot import replies
 from bot.errors import JobRejected, JobTimedOut, PoolBusy, SettingsError, WorkerCrashed
-from bot.history import Forgotten
 from bot.jobs import Analysis, ArtistEntry, Comparison, MatchOut, StyleLine, Voice
 from bot.limits import MemberLimiter
 from bot.member import Member
 from bot.settings import Settings, TokenFilter, load_settings
-from bot.store import ProfileStore, StoreError
+from bot.store.history import Forgotten
+from bot.store.profiles import ProfileStore, StoreError
 
 DISCORD_TOKEN = "MTA1NjY3ODkwMTIzNDU2Nzg5MA.GAbCdE.abcdefghijklmnopqrstuvwxyz0123456789AB"
 TELEGRAM_TOKEN = "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-bs"
@@ -65,8 +65,8 @@ def test_tokens_are_checked_and_never_shown():
 
 def test_broker_url_switches_the_pool_and_its_password_is_never_shown():
     from bot.app import create_pool
-    from bot.distributed import DistributedPool
-    from bot.pool import ProcessPool
+    from bot.pool.distributed import DistributedPool
+    from bot.pool.local import ProcessPool
 
     url = "rediss://:s3cret-pw@redis.example:6380/0"
     settings = load_settings({"RAPSIM_BROKER_URL": url}, dotenv=None)

@@ -31,8 +31,8 @@ import pytest_asyncio
 
 from bot import replies
 from bot.app import create_service
-from bot.distributed import OFFLINE, DistributedPool
 from bot.member import Member
+from bot.pool.distributed import OFFLINE, DistributedPool
 from bot.service import RapService
 from bot.settings import Settings
 from tests.broker_rig import RedisServer, Worker, free_port, needs_redis
@@ -311,7 +311,7 @@ async def test_a_bot_with_no_worker_says_offline_at_once(catalog_dir, tmp_path, 
         info = await pool.start()
         assert [a.name for a in info.artists] == ["Alpha", "Bravo", "Charlie"]
         settings = Settings(catalog=str(catalog_dir), broker_url=lonely.url, data_dir=tmp_path)
-        from bot.store import ProfileStore
+        from bot.store.profiles import ProfileStore
 
         svc = RapService(settings, pool, ProfileStore(tmp_path / "p.sqlite3"))
         svc.store.open()
@@ -326,8 +326,8 @@ async def test_a_bot_with_no_worker_says_offline_at_once(catalog_dir, tmp_path, 
 
 async def test_without_a_catalogue_the_bot_takes_the_first_workers_fleet(tmp_path, caplog):
     """The demo case (no catalogue on the bot): heartbeats as workers write them."""
-    from bot import wire
     from bot.jobs import ArtistEntry, CatalogInfo, WorkerInfo
+    from bot.pool import wire
 
     lonely = RedisServer(tmp_path).start()
     pool = DistributedPool(lonely.url)

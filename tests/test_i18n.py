@@ -20,9 +20,10 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 import i18n
-from bot import practice_replies, replies
-from bot.history import Forgotten, Standing
+from bot import replies
 from bot.jobs import Analysis, MatchOut, StyleLine, Voice
+from bot.practice import replies as practice_replies
+from bot.store.history import Forgotten, Standing
 from i18n.fonts import hangul_font
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,7 +223,7 @@ def test_without_a_hangul_font_korean_images_are_drawn_in_english(drawn, monkeyp
 # ---- charts: matplotlib's missing-glyph warning is a failure -----------------------------
 def _chart(artist: str, takes: int = 12):
     from bot.jobs import StyleFeature
-    from bot.practice import Progress, Track
+    from bot.practice.progress import Progress, Track
 
     rng = np.random.default_rng(1)
     times = tuple(1_790_000_000 + i * 40_000.0 for i in range(takes))
@@ -241,7 +242,7 @@ def _chart(artist: str, takes: int = 12):
 def test_progress_chart_has_every_glyph(language):
     from PIL import Image
 
-    from bot.charts import render_progress
+    from bot.practice.charts import render_progress
 
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*[Gg]lyph.*missing")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.history import NewTake
 from bot.member import Member
-from bot.schema import SCHEMA_VERSION
-from bot.store import ProfileStore
+from bot.store.history import NewTake
+from bot.store.profiles import ProfileStore
+from bot.store.schema import SCHEMA_VERSION
 
 V1 = Path(__file__).parent / "data" / "profiles-v1.sqlite3"
 V1_TIME = 1_790_000_000.0  # when the fixture's rows were written (fake clock)
@@ -85,7 +85,7 @@ def test_schema_1_database_upgrades_in_place_keeping_every_row(tmp_path):
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path):
-    from bot.store import StoreError
+    from bot.store.profiles import StoreError
 
     path = tmp_path / "newer.sqlite3"
     sqlite3.connect(path).execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")

@@ -18,7 +18,8 @@ import msgpack
 import numpy as np
 import pytest
 
-from bot import jobs, wire
+from bot import jobs
+from bot.pool import wire
 
 
 def sample(tp: Any, depth: int = 0) -> Any:

@@ -9,22 +9,21 @@ sentence is the service's; this module only maps Telegram to it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
+from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from i18n import say
 
 from ..member import Member
+from ..service import RapService, Reply
 from . import texts
 from .people import member_of
-
-if TYPE_CHECKING:
-    from .handlers import TelegramHandlers
 
 CLEAR = -1  # TargetPick.index of the "Clear target" button
 
@@ -33,8 +32,23 @@ class TargetPick(CallbackData, prefix="target"):
     index: int  # into the catalogue's artists sorted by name; CLEAR clears
 
 
+class Answering(Protocol):
+    """What these handlers use of :class:`~bot.telegram_bot.handlers.TelegramHandlers`
+    (which owns them): the service and its ways of answering in a chat."""
+
+    service: RapService
+
+    def language(self, user: User | None) -> str: ...
+
+    def busy(self, bot: Bot, message: Message) -> ChatActionSender: ...
+
+    async def send(self, message: Message, reply: Reply) -> None: ...
+
+    async def reply_text(self, message: Message, text: str) -> None: ...
+
+
 class PracticeHandlers:
-    def __init__(self, handlers: TelegramHandlers) -> None:
+    def __init__(self, handlers: Answering) -> None:
         self.h = handlers
         self.service = handlers.service
 

@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from i18n import N_
 
-from ...practice_desk import artist_choices
+from ...practice.desk import artist_choices
 from ...service import RapService
 from ..common import clip, invoker, send_followup
 

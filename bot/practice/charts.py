@@ -24,7 +24,7 @@ from typing import Any
 from i18n import N_, month_day, quantity, say, translator
 from i18n.fonts import MISSING_HINT, hangul_font
 
-from .practice import Progress, Track
+from .progress import Progress, Track
 
 log = logging.getLogger(__name__)
 

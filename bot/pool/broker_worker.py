@@ -29,6 +29,8 @@ from redis.exceptions import RedisError
 from taskiq.api import run_receiver_task
 from taskiq.kicker import AsyncKicker
 
+from ..errors import JobError, JobRejected, JobTimedOut, WorkerCrashed
+from ..jobs import AnalyzeJob, CatalogInfo, CompareJob, JobFailure, WorkerInfo
 from . import wire
 from .broker import (
     HEARTBEAT_S,
@@ -40,9 +42,7 @@ from .broker import (
     StreamBroker,
     connect,
 )
-from .errors import JobError, JobRejected, JobTimedOut, WorkerCrashed
-from .jobs import AnalyzeJob, CatalogInfo, CompareJob, JobFailure, WorkerInfo
-from .pool import WorkerConfig
+from .local import WorkerConfig
 from .runners import BatchRunner, JobTimes, ProcessRunner, Runner, now_ms
 
 log = logging.getLogger("rapsim.worker")

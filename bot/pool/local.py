@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
-from .errors import JobError, JobRejected, JobTimedOut, PoolBusy, PoolClosed, WorkerCrashed
-from .jobs import Analysis, AnalyzeJob, CatalogInfo, CompareJob, Comparison
+from ..errors import JobError, JobRejected, JobTimedOut, PoolBusy, PoolClosed, WorkerCrashed
+from ..jobs import Analysis, AnalyzeJob, CatalogInfo, CompareJob, Comparison
 
 log = logging.getLogger(__name__)
 

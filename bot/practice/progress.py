@@ -12,8 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .history import Take
-from .jobs import CatalogInfo, StyleFeature
+from ..jobs import CatalogInfo, StyleFeature
+from ..store.history import Take
 
 NOTICEABLE = 0.06  # as in the tips: a gap under 6 % of a feature's range is not one
 RECENT_TAKES = 3  # the gap to the target is judged on the mean of the latest takes

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..jobs import Voice
+from ..member import Member
 from .history import Forgotten, History
-from .jobs import Voice
-from .member import Member
 from .schema import SCHEMA_VERSION, NewerSchema, migrate
 
 log = logging.getLogger(__name__)

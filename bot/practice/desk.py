@@ -2,8 +2,8 @@
 the history row and target line of every analysed note.
 
 :class:`PracticeDesk` belongs to one :class:`~bot.service.RapService` (``service.practice``)
-and uses its store, settings and catalogue. Like the service, it never raises for a
-member's mistake and answers with a :class:`~bot.service.Reply`. It runs no inference:
+and uses its store's history and its catalogue. Like the service, it never raises for a
+member's mistake and answers with a :class:`~bot.reply.Reply`. It runs no inference:
 the target's score and rank come with the note's own analysis (``AnalyzeJob.target``),
 and the progress chart is drawn from stored numbers (``bot.charts``, in a thread).
 """
@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
-from . import practice_replies as words
-from .history import NewTake
-from .jobs import Analysis, CatalogInfo
-from .member import Member
-from .practice import close_artists, find_artist, progress
-from .service import Reply
-
-if TYPE_CHECKING:
-    from .service import RapService
+from ..jobs import Analysis, CatalogInfo
+from ..member import Member
+from ..reply import Reply
+from ..store.history import History, NewTake
+from . import replies as words
+from .progress import close_artists, find_artist, progress
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +28,16 @@ ON_WORDS, OFF_WORDS = frozenset({"on", "켜기"}), frozenset({"off", "끄기"})
 
 
 class PracticeDesk:
-    def __init__(self, service: RapService) -> None:
-        self.service = service
-        self.history = service.store.history
+    def __init__(self, history: History, catalog: Callable[[], CatalogInfo | None]) -> None:
+        self.history = history
+        self._catalog = catalog  # the service's: a distributed pool learns it after start
 
     @property
     def catalog(self) -> CatalogInfo | None:
-        return self.service.catalog
+        return self._catalog()
 
     def artist_names(self) -> tuple[str, ...]:
-        return tuple(a.name for a in self.service.artists())
+        return tuple(a.name for a in self.catalog.by_name()) if self.catalog else ()
 
     # ---- every note ----------------------------------------------------------------------
     async def record(self, member: Member, target: str, result: Analysis, language: str) -> str:

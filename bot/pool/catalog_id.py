@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from .jobs import ArtistEntry, CatalogInfo
+from ..jobs import ArtistEntry, CatalogInfo
 
 MANIFEST = "manifest.json"
 

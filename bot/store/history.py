@@ -8,7 +8,7 @@ change of target keeps the earlier takes comparable). No audio, no embedding. Ro
 than the history period are deleted and never served; ``ProfileStore.forget`` deletes a
 member's rows with their profiles, in one transaction.
 
-It shares the :class:`~bot.store.ProfileStore`'s connection, lock and clock; calls are
+It shares the :class:`~bot.store.profiles.ProfileStore`'s connection, lock and clock; calls are
 blocking and short (the service runs them in a thread). It computes nothing about voices.
 """
 
@@ -17,16 +17,26 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-from .member import Member
+from ..member import Member
 
-if TYPE_CHECKING:
-    from .store import ProfileStore
+
+class Database(Protocol):
+    """What the history uses of :class:`~bot.store.profiles.ProfileStore`: its
+    connection (one write transaction at a time, reads under its lock) and its clock."""
+
+    clock: Callable[[], float]
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def read(self, sql: str, args: tuple = ()) -> list[tuple]: ...
+
 
 WEEK_S = 7 * 86400.0
 
@@ -114,7 +124,7 @@ class Entry:
 
 
 class History:
-    def __init__(self, store: ProfileStore, keep_s: float) -> None:
+    def __init__(self, store: Database, keep_s: float) -> None:
         self.store = store
         self.keep_s = keep_s
         self._catalogue_ids: dict[tuple[str, ...], int] = {}

@@ -26,7 +26,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from . import jobs
+from .. import jobs
 
 WIRE_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # hard cap; callers pass their own, smaller limit

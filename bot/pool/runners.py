@@ -21,9 +21,9 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from .errors import JobError, JobRejected
-from .jobs import Analysis, AnalyzeJob, CatalogInfo, CompareJob, Comparison
-from .pool import ProcessPool, WorkerConfig
+from ..errors import JobError, JobRejected
+from ..jobs import Analysis, AnalyzeJob, CatalogInfo, CompareJob, Comparison
+from .local import ProcessPool, WorkerConfig
 
 
 class Runner(Protocol):

@@ -21,7 +21,7 @@ import numpy as np
 
 from i18n import N_, say
 
-from .jobs import (
+from ..jobs import (
     PROFILE_MEL_POOL,
     Analysis,
     AnalyzeJob,

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from i18n import month_day, translator
 
-from .history import Entry, Standing
-from .jobs import MatchOut
-from .practice import Progress
+from ..jobs import MatchOut
+from ..store.history import Entry, Standing
+from .progress import Progress
 
 LEADERBOARD_DAYS = 7
 

@@ -32,16 +32,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from taskiq import TaskiqMessage
 
-from . import wire
-from .broker import (
-    TASK_NAME,
-    Fleet,
-    Keys,
-    StreamBroker,
-    connect,
-)
-from .catalog_id import CatalogIdError, catalog_id, catalog_info
-from .errors import (
+from ..errors import (
     BrokerUnavailable,
     JobError,
     JobRejected,
@@ -51,8 +42,11 @@ from .errors import (
     PoolOffline,
     WorkerCrashed,
 )
-from .jobs import Analysis, AnalyzeJob, CatalogInfo, CompareJob, Comparison, JobFailure, WorkerInfo
-from .pool import PoolStats
+from ..jobs import Analysis, AnalyzeJob, CatalogInfo, CompareJob, Comparison, JobFailure, WorkerInfo
+from . import wire
+from .broker import TASK_NAME, Fleet, Keys, StreamBroker, connect
+from .catalog_id import CatalogIdError, catalog_id, catalog_info
+from .local import PoolStats
 
 log = logging.getLogger(__name__)
 
