@@ -33,7 +33,7 @@ from sklearn.metrics import roc_auc_score, silhouette_score
 from bench.conditions import CONDITIONS
 from bench.table import emit
 from inference import Pipeline, PipelineOptions, RapsimError, build_catalog, load_encoder
-from inference.matching import Matcher
+from inference.catalog.matching import Matcher
 
 log = logging.getLogger("bench.accuracy")
 

@@ -58,7 +58,7 @@ def _subset(clips: Path, per_artist: int | None, into: Path) -> Path:
     """``clips`` itself, or K files of each artist linked into ``into``."""
     if per_artist is None:
         return clips
-    from inference.build import find_artist_folders
+    from inference.build.builder import find_artist_folders
 
     for artist, files in find_artist_folders(clips).items():
         (into / artist).mkdir(parents=True)
@@ -69,7 +69,7 @@ def _subset(clips: Path, per_artist: int | None, into: Path) -> Path:
 
 def _audio_seconds(clips: Path) -> float:
     from inference import decode
-    from inference.build import find_artist_folders
+    from inference.build.builder import find_artist_folders
 
     folders = find_artist_folders(clips)
     return sum(decode(f).duration_seconds for files in folders.values() for f in files)
@@ -153,7 +153,7 @@ def main() -> int:
 def _warm_up(clips: Path, into: Path) -> None:
     """One file built untimed first, so no mode pays this process's lazy start-up
     (numba compilation, first torch calls); workers pay theirs, as in a real build."""
-    from inference.build import find_artist_folders
+    from inference.build.builder import find_artist_folders
 
     artist, files = next(iter(find_artist_folders(clips).items()))
     (into / artist).mkdir(parents=True)
@@ -162,7 +162,7 @@ def _warm_up(clips: Path, into: Path) -> None:
 
 
 def run(clips: Path, rounds: int, jobs: int) -> dict:
-    from inference.build import find_artist_folders
+    from inference.build.builder import find_artist_folders
 
     modes = ("today", "jobs1", "jobsN")
     with tempfile.TemporaryDirectory() as tmp:

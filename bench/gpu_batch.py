@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import HubertConfig, HubertModel
 
     from inference import Pipeline, PipelineOptions
-    from inference.hubert import HubertEncoder
+    from inference.voice.hubert import HubertEncoder
 
     device, note = pick_device(args.device)
     batches = [int(b) for b in args.batches.split(",")]

@@ -2,7 +2,7 @@
 
 Catalogue from the benchmark corpus's train clips (as ``bench.accuracy``), queries from its
 test clips under every condition of ``bench.conditions``. Each method is a gallery (the
-recorded windows plus an augmentation set from ``inference.augment.AUGMENT_SETS``) and a
+recorded windows plus an augmentation set from ``inference.build.augment.AUGMENT_SETS``) and a
 space fitted on that gallery: raw encoder, LDA (the shipped default with ``gallery``), a
 Siamese head (contrastive or supervised-contrastive loss) or a classifier head (its
 trunk for cosine ranking, its softmax for ``classifier-softmax``). Ranking is the same as
@@ -69,10 +69,10 @@ def _init_worker() -> None:
 
 def _embed_train(path: str) -> list[tuple[str, np.ndarray]]:
     """(variant, embedding) of a catalogue clip's windows: "" first, then every variant
-    of ``AUGMENT``, drawn with the same seed scheme as ``inference.build``."""
+    of ``AUGMENT``, drawn with the same seed scheme as ``inference.build.jobs``."""
     from inference import RapsimError
-    from inference.augment import AUGMENT_SETS
-    from inference.build_jobs import windows
+    from inference.build.augment import AUGMENT_SETS
+    from inference.build.jobs import windows
 
     assert _pipeline is not None
     out: list[tuple[str, np.ndarray]] = []
@@ -121,7 +121,7 @@ class Embeddings:
 
 
 def embed_corpus(corpus: Path, seed: int, cache: Path | None) -> Embeddings:
-    from inference.augment import AUGMENT_SETS
+    from inference.build.augment import AUGMENT_SETS
 
     key = json.dumps([str(corpus.resolve()), seed, sorted(AUGMENT_SETS[AUGMENT]), list(CONDITIONS)])
     if cache and cache.exists():
@@ -184,8 +184,8 @@ def fit_space(
 ):
     """A function from encoder embeddings to unit vectors (or, for classifier-softmax,
     to artist probabilities), fitted on the gallery rows."""
-    from inference.encoders import l2_normalize
-    from inference.matching import fit_projection
+    from inference.catalog.matching import fit_projection
+    from inference.voice.base import l2_normalize
 
     if space == "raw":
         return l2_normalize
@@ -212,7 +212,7 @@ def fit_space(
 
 def rank_scores(G: np.ndarray, g_lab: np.ndarray, Q: np.ndarray, n_artists: int) -> np.ndarray:
     """(n_queries, n_artists): mean of each artist's TOP_N best gallery similarities."""
-    from inference.matching import aggregate
+    from inference.catalog.matching import aggregate
 
     sims = Q @ G.T
     order = np.argsort(-sims, axis=1)
@@ -223,7 +223,7 @@ def rank_scores(G: np.ndarray, g_lab: np.ndarray, Q: np.ndarray, n_artists: int)
 
 def evaluate_method(emb: Embeddings, name: str, seed: int) -> dict:
     augment, space = METHODS[name]
-    from inference.augment import AUGMENT_SETS
+    from inference.build.augment import AUGMENT_SETS
 
     names = sorted(set(emb.artist))
     y = np.searchsorted(names, emb.artist)

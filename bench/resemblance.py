@@ -56,9 +56,9 @@ def build_catalog(emb: Embeddings, names: list[str], keep: np.ndarray, space: st
     fitted by the product's ``fit_matching`` (``space``: a projection, or
     "head:<loss>" for a Siamese head trained as ``rapsim train`` does)."""
     from inference import Catalog
-    from inference.catalog import Clip, make_index
-    from inference.matching import Matcher, fit_matching
-    from inference.resemblance import REFERENCE_FOLDS
+    from inference.catalog.folder import Clip, make_index
+    from inference.catalog.matching import Matcher, fit_matching
+    from inference.catalog.resemblance import REFERENCE_FOLDS
     from models.space import HEAD_REFERENCE_FOLDS
 
     y = np.searchsorted(names, emb.artist)
@@ -106,7 +106,7 @@ def _train_head(
 ):
     """(projection, refit) of a Siamese head trained as ``rapsim train`` does; blended:
     the head's space beside the encoder's, as "lda+raw" does for LDA."""
-    from inference.matching import blend
+    from inference.catalog.matching import blend
     from models import HeadConfig, train_head
     from models.space import fold_trainer, head_projection
 
@@ -212,7 +212,7 @@ def pair_metrics(per_voice: list[dict], matcher_pairs: list) -> dict:
 
 def identity_metrics(emb: Embeddings, names: list[str], folds: list[Fold]) -> dict:
     """Catalogue voices' test clips under every condition, in the fold catalogues."""
-    from inference.matching import Matcher
+    from inference.catalog.matching import Matcher
 
     qy = np.searchsorted(names, emb.q_artist)
     out = {}
@@ -238,7 +238,7 @@ def identity_metrics(emb: Embeddings, names: list[str], folds: list[Fold]) -> di
 
 
 def evaluate_space(emb: Embeddings, genders: dict[str, str], space: str, args) -> dict:
-    from inference.matching import Matcher
+    from inference.catalog.matching import Matcher
 
     names = sorted(set(emb.artist))
     clean = emb.conditions.index("clean")
@@ -281,7 +281,7 @@ def evaluate_space(emb: Embeddings, genders: dict[str, str], space: str, args) -
 def rank_latency(emb: Embeddings, queries: int = 100, rounds: int = 5) -> dict:
     """``Matcher.rank`` (resemblance + identity) against the path before resemblance
     (similarities, order, identity calibration), interleaved in one process."""
-    from inference.matching import Matcher, score
+    from inference.catalog.matching import Matcher, score
 
     names = sorted(set(emb.artist))
     catalog = build_catalog(emb, names, np.arange(len(names)), "lda", 0)

@@ -48,7 +48,7 @@ class CompareJob:
 @dataclass(frozen=True)
 class MatchOut:
     artist: str
-    score: float  # 0..100 resemblance (inference.resemblance): what members are told
+    score: float  # 0..100 resemblance (inference.catalog.resemblance): what members are told
     demo: bool
     identity: float = 0.0  # 0..100 chance that this is the artist's own voice
     maybe_self: bool = False  # identity high enough to say so

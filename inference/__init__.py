@@ -1,7 +1,14 @@
 """Rap Simulator inference: audio in, the artists it sounds like (and why) out.
 
-The public names below are the whole API the CLI, the bots and the training kit use;
-nothing outside ``inference`` imports its modules directly.
+Rooms, by stage of a note (imports only go down; ``tests/test_layout.py`` checks it):
+``audio/`` (decode, voice detection, level) → ``voice/`` (encoders) and ``style/``
+(features and their words) → ``catalog/`` (the catalogue folder, matching, resemblance
+scales) → ``picture/`` (the images) → ``pipeline`` and ``analyzer`` (a note end to end)
+→ ``build/`` (making a catalogue: windows, augmentation, parallel embedding) → ``demo``.
+Shared below them all: ``constants``, ``errors``, ``types``, ``runtime``.
+
+The public names below are the API the CLI, the bots' workers and the training kit use;
+they stay stable when modules move (tests and benchmarks may reach inside).
 
     from inference import Analyzer
     analyzer = Analyzer.load("catalog/")      # or Analyzer(demo_catalog(pipe), pipe)
@@ -12,11 +19,11 @@ nothing outside ``inference`` imports its modules directly.
 from __future__ import annotations
 
 from .analyzer import Analyzer, AnalyzerOptions
-from .audio import DecodedAudio, decode
-from .build import BUILD_CACHE, BuildReport, add_clips, build_catalog, refit_matching
-from .catalog import ArtistInfo, Catalog, atomic_write
+from .audio.decode import DecodedAudio, decode
+from .build.builder import BUILD_CACHE, BuildReport, add_clips, build_catalog, refit_matching
+from .catalog.folder import ArtistInfo, Catalog, atomic_write
+from .catalog.resemblance import artist_words, pair_words
 from .demo import SAMPLE_NOTE, demo_catalog
-from .encoders import DEFAULT_ENCODER, Encoder, l2_normalize, load_encoder
 from .errors import (
     AudioDecodeError,
     AudioTooShortError,
@@ -26,8 +33,7 @@ from .errors import (
     RapsimError,
 )
 from .pipeline import Features, Pipeline, PipelineOptions
-from .resemblance import artist_words, pair_words
-from .style_text import PERCENT, UNITS, style_label, style_value
+from .style.words import PERCENT, UNITS, style_label, style_value
 from .types import (
     STYLE_DISPLAY,
     AnalysisResult,
@@ -36,6 +42,8 @@ from .types import (
     StyleProfile,
     format_style_value,
 )
+from .voice.base import Encoder, l2_normalize
+from .voice.encoders import DEFAULT_ENCODER, load_encoder
 
 __all__ = [
     "BUILD_CACHE",

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import image, style
-from .audio import Source
-from .catalog import Catalog
-from .encoders import DEFAULT_ENCODER, Encoder, load_encoder
-from .matching import Matcher
+from .audio.decode import Source
+from .catalog.folder import Catalog
+from .catalog.matching import Matcher
+from .picture import image
 from .pipeline import Features, Pipeline, PipelineOptions
+from .style import features as style
 from .types import IDENTITY_SHOWN, AnalysisResult, ComparisonResult, StyleProfile
+from .voice.base import Encoder
+from .voice.encoders import DEFAULT_ENCODER, load_encoder
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .augment import AUGMENT_SETS, DEFAULT_AUGMENT
-from .build import Progress, build_catalog
-from .catalog import FORMAT_VERSION, Catalog, atomic_write
+from .build.augment import AUGMENT_SETS, DEFAULT_AUGMENT
+from .build.builder import Progress, build_catalog
+from .catalog.folder import FORMAT_VERSION, Catalog, atomic_write
+from .catalog.matching import DEFAULT_PROJECTION, DEFAULT_TOP_N
 from .errors import CatalogError
-from .matching import DEFAULT_PROJECTION, DEFAULT_TOP_N
 from .pipeline import Pipeline
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,14 @@ import numpy as np
 
 from i18n import N_, Text
 
-from . import image, style
-from .audio import DecodedAudio, Source, decode
+from .audio.decode import DecodedAudio, Source, decode
+from .audio.prepare import PreparedAudio, prepare
 from .constants import MAX_DECODE_SECONDS, SAMPLE_RATE
-from .encoders import Encoder, embed_many
-from .preprocess import PreparedAudio, prepare
+from .picture import image
 from .runtime import limit_threads
+from .style import features as style
 from .types import StyleProfile
+from .voice.base import Encoder, embed_many
 
 log = logging.getLogger(__name__)
 

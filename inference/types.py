@@ -55,7 +55,7 @@ class Match:
 
     artist: str
     # 0..100 resemblance: the share of the catalogue's artist-to-nearest-artist
-    # similarities (artists held out) that this one beats (``inference.resemblance``)
+    # similarities (artists held out) that this one beats (``inference.catalog.resemblance``)
     score: float
     similarity: float  # raw aggregated cosine similarity in the matching space, -1..1
     demo: bool = False  # a demo voice from the bundled catalogue, not a real artist

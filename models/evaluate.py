@@ -5,7 +5,7 @@
 each fold scores several spaces on the held-out clips with ``models.metrics``:
 
 * ``raw``: the encoder embeddings themselves;
-* ``lda``: the catalogue's own matching space (``inference.matching.fit_projection``,
+* ``lda``: the catalogue's own matching space (``inference.catalog.matching.fit_projection``,
   shrunk LDA) fitted on the training fold, the baseline a head has to beat;
 * ``siamese``: a metric-learning head trained on the training fold;
 * ``classifier``: a softmax head trained on the training fold (its embedding for the
@@ -334,8 +334,8 @@ def evaluate_kfold(
 def _lda_space(x: np.ndarray, labels: np.ndarray, train: np.ndarray) -> np.ndarray:
     """Every row in the shrunk-LDA space fitted on the training rows (the catalogue's
     default matching space; identity with fewer than 8 artists), unit rows."""
-    from inference.encoders import l2_normalize
-    from inference.matching import fit_projection
+    from inference.catalog.matching import fit_projection
+    from inference.voice.base import l2_normalize
 
     proj = fit_projection(x[train], labels[train], "lda")
     return l2_normalize((x - proj["mean"]) @ proj["matrix"]) if proj else x

@@ -5,7 +5,7 @@ clips of one artist sit together whatever the recording, microphone or room:
 
 * ``SiameseHead`` is trained with a metric loss (contrastive, batch-hard triplet or
   supervised contrastive) and works for artists it never saw (open set), like the
-  catalogue's LDA projection (``inference.matching``) but non-linear.
+  catalogue's LDA projection (``inference.catalog.matching``) but non-linear.
 * ``ClassifierHead`` is trained with softmax over a fixed artist list; its trunk output
   (``embed``) is a matching space too, and its logits give artist probabilities.
 

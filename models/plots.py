@@ -224,7 +224,7 @@ def mel_page(
     refs: Mapping[int, np.ndarray], names: Sequence[str], path: str | Path, seconds: float
 ) -> Path | None:
     """A grid of each artist's reference mel spectrogram (uint8 (n_mels, frames), low bands
-    first, as ``inference.image.mel_image`` makes them); ``seconds`` is the window length
+    first, as ``inference.picture.mel.mel_image`` makes them); ``seconds`` is the window length
     the frames cover when full."""
     ids = [a for a in sorted(refs) if 0 <= a < len(names) and refs[a].size]
     if not ids:

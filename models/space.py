@@ -1,7 +1,7 @@
 """Put a trained head into a catalogue: analysis then ranks artists in the head's space.
 
 The head's weights become arrays in the catalogue's ``projection.npz``
-(``inference.matching.HEAD_KEYS``), applied in numpy by ``inference.matching``, so the
+(``inference.catalog.matching.HEAD_KEYS``), applied in numpy by ``inference.catalog.matching``, so the
 inference workers need neither this package nor torch to use them. The calibrations and
 the faiss index are refitted in the head's space (``inference.refit_matching``);
 nothing is re-embedded. The resemblance scales hold artists out, so heads like this one
@@ -21,8 +21,8 @@ import numpy as np
 from torch import nn
 
 from inference import Catalog, refit_matching
-from inference.matching import HEAD_PREFIX
-from inference.resemblance import FitSpace
+from inference.catalog.matching import HEAD_PREFIX
+from inference.catalog.resemblance import FitSpace
 
 from .errors import HeadError
 from .heads import Head, HeadConfig
@@ -97,7 +97,7 @@ HEAD_REFERENCE_FOLDS = 5
 def fold_trainer(config: HeadConfig, encoder: Mapping[str, Any]) -> FitSpace:
     """(embeddings, labels, groups) -> the projection of a head like ``config`` trained on
     just those: what the resemblance scales need for the artists they hold out
-    (``inference.matching.fit_matching``), so that voices a head never saw are scaled
+    (``inference.catalog.matching.fit_matching``), so that voices a head never saw are scaled
     as voices it never saw (``HEAD_REFERENCE_FOLDS`` trainings of a few seconds)."""
 
     def refit(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:

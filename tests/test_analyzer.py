@@ -17,7 +17,7 @@ from inference import (
     NoVoiceError,
     add_clips,
 )
-from inference.augment import AUGMENT_SETS
+from inference.build.augment import AUGMENT_SETS
 from tests.conftest import LINES, VOICES, needs_ffmpeg, speak, to_opus
 
 
@@ -166,7 +166,7 @@ def test_build_options_are_checked_before_any_work(pipeline, tmp_path: Path, mon
 
     with pytest.raises(ValueError, match="unknown augmentation set 'studio'"):
         build_catalog(tmp_path / "nowhere", pipeline, augment="studio")
-    monkeypatch.setattr("inference.build.shutil.which", lambda name: None)
+    monkeypatch.setattr("inference.build.builder.shutil.which", lambda name: None)
     with pytest.raises(CatalogError, match="needs ffmpeg"):
         build_catalog(tmp_path / "nowhere", pipeline)
 

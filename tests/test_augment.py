@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.augment import VARIANTS, pitch, room, tempo
+from inference.build.augment import VARIANTS, pitch, room, tempo
 
 SR = 16000
 
@@ -67,7 +67,7 @@ def _noise(seconds: float = 2.0) -> np.ndarray:
 
 
 def test_channel_sets_extend_the_gallery_set():
-    from inference.augment import AUGMENT_SETS, CHANNEL_VARIANTS
+    from inference.build.augment import AUGMENT_SETS, CHANNEL_VARIANTS
 
     assert AUGMENT_SETS["none"] == {} and AUGMENT_SETS["gallery"] is VARIANTS
     assert list(AUGMENT_SETS["channel"]) == [*VARIANTS, *CHANNEL_VARIANTS]
@@ -75,7 +75,7 @@ def test_channel_sets_extend_the_gallery_set():
 
 @pytest.mark.parametrize("name", ["band", "reverb", "opus", "beat", "phone"])
 def test_channel_variant_is_same_length_finite_and_deterministic(name: str) -> None:
-    from inference.augment import CHANNEL_VARIANTS
+    from inference.build.augment import CHANNEL_VARIANTS
 
     wav = _noise()
     a = CHANNEL_VARIANTS[name](wav, np.random.default_rng(3))
@@ -88,7 +88,7 @@ def test_channel_variant_is_same_length_finite_and_deterministic(name: str) -> N
 
 
 def test_band_and_phone_cut_high_frequencies():
-    from inference.augment import band, phone
+    from inference.build.augment import band, phone
 
     wav = _noise()
     for f in (band, phone):
@@ -97,7 +97,7 @@ def test_band_and_phone_cut_high_frequencies():
 
 
 def test_opus_round_trip_keeps_a_tone():
-    from inference.augment import opus_round_trip
+    from inference.build.augment import opus_round_trip
 
     t = np.arange(SR) / SR
     tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
@@ -107,7 +107,7 @@ def test_opus_round_trip_keeps_a_tone():
 
 
 def test_beat_adds_a_periodic_drum_at_the_drawn_level():
-    from inference.augment import BEAT_SNR_DB, beat
+    from inference.build.augment import BEAT_SNR_DB, beat
 
     voice = _buzz(4.0)
     out = beat(voice, np.random.default_rng(1))

@@ -22,7 +22,7 @@ transformers = pytest.importorskip("transformers")
 from bot.jobs import AnalyzeJob  # noqa: E402
 from bot.pool.local import WorkerConfig  # noqa: E402
 from bot.pool.runners import BatchRunner  # noqa: E402
-from inference.hubert import HubertEncoder  # noqa: E402
+from inference.voice.hubert import HubertEncoder  # noqa: E402
 from tests.test_hubert import noise, save_tiny, tone  # noqa: E402
 
 EMBED_TOL = 1e-5

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from inference import Catalog, CatalogError, Pipeline, PipelineOptions, build_catalog
-from inference.build_jobs import _Cache, embed_files, recipe_digest
+from inference.build.jobs import _Cache, embed_files, recipe_digest
 
 AUGMENT = "gallery"  # random draws (room, noise) seeded per clip; no ffmpeg needed
 
@@ -108,7 +108,7 @@ def test_two_jobs_interrupted_and_resumed_build_the_same_catalogue(
     # a cache file cut off mid-write (or damaged later) is embedded again, with a warning
     damaged = sorted(cache.glob("*.npz"))[0]
     damaged.write_bytes(damaged.read_bytes()[:100])
-    with caplog.at_level(logging.WARNING, logger="inference.build_jobs"):
+    with caplog.at_level(logging.WARNING, logger="inference.build.jobs"):
         again, report = build_catalog(small_clips, one_thread, augment=AUGMENT, cache_dir=cache)
     assert report.cached == 3 and "unreadable" in caplog.text
     assert_same(again, reference[0])
@@ -140,7 +140,7 @@ def test_an_unexpected_error_leaves_out_that_file_only(
 ) -> None:
     """A library failing on one odd file (not a RapsimError) is reported with its
     traceback in the log; the build goes on with the other files."""
-    import inference.build_jobs as jobs
+    import inference.build.jobs as jobs
 
     real = jobs.embed_file
 
@@ -152,7 +152,7 @@ def test_an_unexpected_error_leaves_out_that_file_only(
     monkeypatch.setattr(jobs, "embed_file", fails_on_alpha)
     files = [("Alpha/0.wav", small_clips / "Alpha" / "0.wav")]
     files.append(("Bravo/0.wav", small_clips / "Bravo" / "0.wav"))
-    with caplog.at_level(logging.ERROR, logger="inference.build_jobs"):
+    with caplog.at_level(logging.ERROR, logger="inference.build.jobs"):
         first, second = embed_files(files, one_thread, "none")
     assert (
         first.rows is None and first.error == "Alpha/0.wav: unexpected error (ValueError: odd file)"

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from inference import Catalog, demo_catalog, refit_matching
-from inference.build_jobs import windows
+from inference.build.jobs import windows
 from inference.demo import DEMO_CLIPS, REGENERATE, SHIPPED_CATALOG, shipped_differences
 
 STALE = f"the shipped demo catalogue is stale: regenerate it with `{REGENERATE}`"

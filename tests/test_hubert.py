@@ -17,9 +17,10 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 # after the importorskips: transformers is an optional extra ("hubert")
-from inference.encoders import Encoder, load_encoder  # noqa: E402
 from inference.errors import EncoderError  # noqa: E402
-from inference.hubert import HubertEncoder  # noqa: E402
+from inference.voice.base import Encoder  # noqa: E402
+from inference.voice.encoders import load_encoder  # noqa: E402
+from inference.voice.hubert import HubertEncoder  # noqa: E402
 
 SR = 16_000
 N_LAYERS = 4  # default layer 2; layers 0..2 run a truncated stack, so truncation is tested

@@ -180,7 +180,7 @@ def _missing(calls: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _render_korean_images():
-    from inference import image
+    from inference.picture import image
     from inference.types import Match, StyleProfile
 
     mel = np.random.default_rng(0).integers(0, 255, (64, 1500), dtype=np.uint8)
@@ -208,7 +208,7 @@ def test_korean_images_draw_every_character_with_a_font_that_has_it(drawn):
 
 
 def test_without_a_hangul_font_korean_images_are_drawn_in_english(drawn, monkeypatch, caplog):
-    from inference import image_fonts
+    from inference.picture import fonts as image_fonts
 
     latin = image_fonts.glyphs(False)
     monkeypatch.setattr(image_fonts, "glyphs", lambda cjk: frozenset() if cjk else latin)

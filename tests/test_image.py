@@ -1,4 +1,4 @@
-"""Tests for inference.image: the stored uint8 mel arrays and the rendered PNGs."""
+"""Tests for inference.picture.image: the stored uint8 mel arrays and the rendered PNGs."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from inference.constants import (
     N_MELS,
     SAMPLE_RATE,
 )
-from inference.image import mel_image, render_analysis, render_comparison, warmup
+from inference.picture.image import mel_image, render_analysis, render_comparison, warmup
 from inference.types import Match, StyleProfile
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.encoders import l2_normalize
-from inference.matching import aggregate, fit_matching, fit_projection, held_out_similarities, score
+from inference.catalog.matching import (
+    aggregate,
+    fit_matching,
+    fit_projection,
+    held_out_similarities,
+    score,
+)
+from inference.voice.base import l2_normalize
 
 
 def test_aggregate_mean_of_best_n() -> None:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from inference import Analyzer, AnalyzerOptions, Catalog, add_clips
-from inference.matching import HEAD_KEYS, Matcher, apply_projection
+from inference.catalog.matching import HEAD_KEYS, Matcher, apply_projection
 from models import HeadConfig, HeadError, apply_head, build_head, train_head
 from models.data import CatalogData
 from models.space import drop_head, head_projection, use_head

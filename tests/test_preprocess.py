@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from inference import AudioTooShortError, NoVoiceError
+from inference.audio.prepare import best_window, cut_silence, prepare
 from inference.constants import ANALYSIS_WINDOW_SECONDS, SAMPLE_RATE, VAD_FRAME_SAMPLES
-from inference.preprocess import best_window, cut_silence, prepare
 from tests.conftest import read16k
 
 SR = SAMPLE_RATE

@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.encoders import l2_normalize
-from inference.matching import (
+from inference.catalog.matching import (
     aggregate_rows,
     apply_projection,
     fit_matching,
     fit_projection,
     score,
 )
-from inference.resemblance import (
+from inference.catalog.resemblance import (
     NEUTRAL_SCALE,
     Scale,
     artist_folds,
@@ -22,6 +21,7 @@ from inference.resemblance import (
     nearest,
     pair_words,
 )
+from inference.voice.base import l2_normalize
 
 
 def test_scale_is_the_share_of_the_reference_beaten() -> None:

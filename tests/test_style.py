@@ -12,7 +12,7 @@ import pytest
 from scipy.signal import butter, sosfilt
 
 from inference.constants import SAMPLE_RATE, VAD_FRAME_SAMPLES
-from inference.style import compute_style, describe
+from inference.style.features import compute_style, describe
 from inference.types import StyleProfile
 
 SR = SAMPLE_RATE

@@ -28,8 +28,8 @@ from functools import lru_cache
 import numpy as np
 import scipy.signal
 
-from .constants import SAMPLE_RATE
-from .errors import RapsimError
+from ..constants import SAMPLE_RATE
+from ..errors import RapsimError
 
 Variant = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 

@@ -25,8 +25,8 @@ import numpy as np
 import scipy.sparse
 from scipy.signal import find_peaks
 
-from .constants import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, VAD_FRAME_SAMPLES
-from .types import STYLE_DISPLAY, StyleProfile, format_style_value
+from ..constants import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, VAD_FRAME_SAMPLES
+from ..types import STYLE_DISPLAY, StyleProfile, format_style_value
 
 __all__ = ["compute_style", "describe", "warmup"]
 

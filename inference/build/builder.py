@@ -19,11 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .augment import AUGMENT_SETS, DEFAULT_AUGMENT, augment_set_of
-from .build_jobs import FileRows, Progress, embed_files
-from .catalog import Catalog, Clip, make_index
-from .errors import CatalogError
-from .matching import (
+from ..catalog.folder import Catalog, Clip, make_index
+from ..catalog.matching import (
     DEFAULT_PROJECTION,
     DEFAULT_TOP_N,
     HEAD_PREFIX,
@@ -31,8 +28,11 @@ from .matching import (
     Matcher,
     fit_matching,
 )
-from .pipeline import Pipeline
-from .resemblance import REFERENCE_FOLDS
+from ..catalog.resemblance import REFERENCE_FOLDS
+from ..errors import CatalogError
+from ..pipeline import Pipeline
+from .augment import AUGMENT_SETS, DEFAULT_AUGMENT, augment_set_of
+from .jobs import FileRows, Progress, embed_files
 
 log = logging.getLogger(__name__)
 

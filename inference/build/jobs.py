@@ -36,11 +36,11 @@ from typing import Any
 
 import numpy as np
 
+from ..catalog.folder import atomic_write
+from ..constants import CATALOG_MIN_WINDOW_SECONDS, CATALOG_WINDOW_SECONDS, SAMPLE_RATE
+from ..errors import CatalogError, EncoderError, RapsimError
+from ..pipeline import Pipeline, PipelineOptions
 from .augment import AUGMENT_SETS
-from .catalog import atomic_write
-from .constants import CATALOG_MIN_WINDOW_SECONDS, CATALOG_WINDOW_SECONDS, SAMPLE_RATE
-from .errors import CatalogError, EncoderError, RapsimError
-from .pipeline import Pipeline, PipelineOptions
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ _worker: Pipeline | None = None
 def _start_worker(spec: str, options: PipelineOptions) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's; it ends us
-    from .encoders import load_encoder
+    from ..voice.encoders import load_encoder
 
     _worker = Pipeline(load_encoder(spec), replace(options, threads=1))
 

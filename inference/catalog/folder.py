@@ -34,8 +34,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from .errors import CatalogError
-from .types import StyleProfile
+from ..errors import CatalogError
+from ..types import StyleProfile
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import math
 
 from i18n import N_, quantity, say
 
-from .types import STYLE_DISPLAY, hz_to_note
+from ..types import STYLE_DISPLAY, hz_to_note
 
 # STYLE_DISPLAY's labels, marked here for the catalogue (types.py holds no i18n).
 LABELS = (

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .constants import SAMPLE_RATE
-from .encoders import l2_normalize
-from .errors import EncoderError
+from ..constants import SAMPLE_RATE
+from ..errors import EncoderError
+from .base import l2_normalize
 
 log = logging.getLogger(__name__)
 

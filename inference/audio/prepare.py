@@ -18,7 +18,7 @@ import numpy as np
 import scipy.signal
 import webrtcvad
 
-from .constants import (
+from ..constants import (
     ANALYSIS_WINDOW_SAMPLES,
     MIN_INPUT_SECONDS,
     MIN_VOICED_SECONDS,
@@ -28,7 +28,7 @@ from .constants import (
     VAD_AGGRESSIVENESS,
     VAD_FRAME_SAMPLES,
 )
-from .errors import AudioTooShortError, NoVoiceError
+from ..errors import AudioTooShortError, NoVoiceError
 
 log = logging.getLogger(__name__)
 

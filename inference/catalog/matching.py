@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import scipy.special
 
-from .catalog import Catalog
-from .encoders import l2_normalize
+from ..types import Match
+from ..voice.base import l2_normalize
+from .folder import Catalog
 from .resemblance import REFERENCE_FOLDS, FitSpace, HeldOut, Scale, held_out_artists, nearest
-from .types import Match
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .constants import CLIP_LEVEL, MAX_DECODE_SECONDS, SAMPLE_RATE
-from .errors import AudioDecodeError
+from ..constants import CLIP_LEVEL, MAX_DECODE_SECONDS, SAMPLE_RATE
+from ..errors import AudioDecodeError
 
 log = logging.getLogger(__name__)
 
