@@ -11,7 +11,7 @@ import os
 
 from celery import Celery
 
-from bench.broker_compare import canned_analysis
+from bench.canned import canned_analysis
 from bot.pool import wire
 
 app = Celery("rapsim_echo", broker=os.environ["ECHO_BROKER"], backend=os.environ["ECHO_BROKER"])

@@ -30,7 +30,7 @@ import numpy as np
 
 from bench.accuracy import pair_auc_silhouette, read_manifest
 from bench.conditions import CONDITIONS
-from bench.table import emit
+from bench.table import emit, heads_table
 
 log = logging.getLogger("bench.heads")
 
@@ -251,20 +251,6 @@ def evaluate_method(emb: Embeddings, name: str, seed: int) -> dict:
     return out
 
 
-def markdown(doc: dict) -> str:
-    conds = doc["conditions"]
-    lines = [
-        "| method | " + " | ".join(conds) + " | mean |",
-        "|---|" + "---:|" * (len(conds) + 1),
-    ]
-    for name, r in doc["methods"].items():
-        top1 = [r["conditions"][c]["top1"] for c in conds]
-        lines.append(
-            f"| {name} | " + " | ".join(f"{v:.3f}" for v in top1) + f" | {np.mean(top1):.3f} |"
-        )
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=Path("/tmp/bench/corpus"))
@@ -307,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         doc["methods"][name] = merged
         log.info("%s: %s", name, {c: v["top1"] for c, v in merged["conditions"].items()})
     emit(doc, args.out)
-    print(markdown(doc), file=sys.stderr)
+    print(heads_table(doc), file=sys.stderr)
     return 0
 
 

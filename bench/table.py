@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 
 def emit(doc: dict, out: Path | None) -> None:
     """Print a benchmark's JSON and, when asked, write it to ``out``."""
@@ -48,9 +50,17 @@ def accuracy_table(doc: dict) -> str:
 
 def heads_table(doc: dict) -> str:
     """``bench.heads``: top-1 per method and condition."""
-    from bench.heads import markdown
-
-    return markdown(doc)
+    conds = doc["conditions"]
+    lines = [
+        "| method | " + " | ".join(conds) + " | mean |",
+        "|---|" + "---:|" * (len(conds) + 1),
+    ]
+    for name, r in doc["methods"].items():
+        top1 = [r["conditions"][c]["top1"] for c in conds]
+        lines.append(
+            f"| {name} | " + " | ".join(f"{v:.3f}" for v in top1) + f" | {np.mean(top1):.3f} |"
+        )
+    return "\n".join(lines)
 
 
 def latency_table(doc: dict) -> str:

@@ -16,6 +16,8 @@ import os
 import sys
 from typing import Any
 
+from .common import positive
+
 EXIT_USAGE = 2
 
 
@@ -134,15 +136,15 @@ def add_parsers(sub: Any) -> None:
         default=os.environ.get("RAPSIM_ENCODER", "resemblyzer"),
         help="resemblyzer (default) or hubert:<hub id or local folder>",
     )
-    p.add_argument("--concurrency", type=_positive, default=1,
+    p.add_argument("--concurrency", type=positive, default=1,
                    help="worker processes, each with its own model (one per core)")  # fmt: skip
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="encoder device")
-    p.add_argument("--batch-size", type=_positive, default=None,
+    p.add_argument("--batch-size", type=positive, default=None,
                    help="embed up to N waiting notes in one forward pass, in this process "
                    "(default: 16 with --device cuda, else 1: no batching)")  # fmt: skip
     p.add_argument("--batch-wait-ms", type=float, default=20.0,
                    help="how long a batch waits for more notes (default 20)")  # fmt: skip
-    p.add_argument("--threads", type=_positive, default=1, help="torch threads per process")
+    p.add_argument("--threads", type=positive, default=1, help="torch threads per process")
     p.add_argument("--job-timeout", type=float,
                    default=float(os.environ.get("RAPSIM_JOB_TIMEOUT") or 60),
                    help="seconds one job may run (default: $RAPSIM_JOB_TIMEOUT or 60)")  # fmt: skip
@@ -162,10 +164,3 @@ def _worker_defaults(args: argparse.Namespace) -> int:
     if args.batch_size is None:
         args.batch_size = 16 if args.device == "cuda" else 1
     return cmd_worker(args)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
