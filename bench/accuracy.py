@@ -31,8 +31,16 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, silhouette_score
 
 from bench.conditions import CONDITIONS
+from bench.music import MUSIC_CONDITIONS
 from bench.table import emit
-from inference import Pipeline, PipelineOptions, RapsimError, build_catalog, load_encoder
+from inference import (
+    Catalog,
+    Pipeline,
+    PipelineOptions,
+    RapsimError,
+    build_catalog,
+    load_encoder,
+)
 from inference.catalog.matching import Matcher
 
 log = logging.getLogger("bench.accuracy")
@@ -94,7 +102,7 @@ def run_condition(
     """Summary of one condition, and the degraded queries (for the naive baseline). With
     ``head_matcher``, the same embeddings are also ranked in the head's space
     (``summary["head"]``)."""
-    condition = CONDITIONS[name]
+    condition = {**CONDITIONS, **MUSIC_CONDITIONS}[name]
     results, vectors, engines, baseline = [], [], [], []
     head_results, head_vectors = [], []
     failures = 0
@@ -191,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top-n", type=int, default=3, help="clips averaged per artist")
     ap.add_argument("--suppress-beat", action="store_true")
     ap.add_argument("--augment", default="channel", choices=("none", "gallery", "channel"))
-    ap.add_argument("--conditions", default=",".join(CONDITIONS))
+    ap.add_argument("--conditions", default=",".join([*CONDITIONS, *MUSIC_CONDITIONS]))
     ap.add_argument("--limit", type=int, default=0, help="at most this many queries (0: all)")
     ap.add_argument("--baseline", action="store_true", help="also run the naive pipeline")
     ap.add_argument("--seed", type=int, default=7)
@@ -202,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--head-seed", type=int, default=0)
     ap.add_argument("--keep-catalog", type=Path, help="save the built catalogue here")
+    ap.add_argument("--catalog", type=Path, help="use this catalogue (--keep-catalog) instead")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -215,11 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     pipeline.warmup()
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        link_train_clips(args.corpus, rows, Path(tmp))
-        catalog, report = build_catalog(
-            tmp, pipeline, projection=args.projection, top_n=args.top_n, augment=args.augment
-        )
+    skipped = 0
+    if args.catalog:
+        catalog = Catalog.load(args.catalog)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            link_train_clips(args.corpus, rows, Path(tmp))
+            catalog, report = build_catalog(
+                tmp, pipeline, projection=args.projection, top_n=args.top_n, augment=args.augment
+            )
+        skipped = len(report.skipped)
     build_s = time.perf_counter() - t0
     if args.keep_catalog:
         catalog.save(args.keep_catalog)
@@ -237,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         "augment": args.augment,
         "artists": len(catalog.artists),
         "catalog_clips": len(catalog.clips),
-        "catalog_skipped": len(report.skipped),
+        "catalog_skipped": skipped,
+        "catalog_loaded": str(args.catalog or ""),
         "build_seconds": round(build_s, 1),
         "head": head_info,
         "conditions": {},

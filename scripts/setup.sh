@@ -4,7 +4,8 @@
 #                                  fonts-noto-cjk for images in Korean)
 #   bash scripts/setup.sh --dev    plus the test tools (pytest, ruff, mypy, transformers,
 #                                  espeak-ng for test speech, redis-server for the
-#                                  distributed pool's tests)
+#                                  distributed pool's tests, fluidsynth and two General-MIDI
+#                                  soundfonts for the beats of bench/gm_beats.py)
 # Safe to run again. System packages are installed with apt-get when running as root (or
 # through sudo); otherwise the script says what to install and goes on.
 set -euo pipefail
@@ -14,11 +15,15 @@ dev=0
 PY=${PYTHON:-python3}
 
 apt_pkgs=(ffmpeg fonts-noto-cjk)
-[ $dev = 1 ] && apt_pkgs+=(espeak-ng redis-server)
+[ $dev = 1 ] && apt_pkgs+=(espeak-ng redis-server fluidsynth fluid-soundfont-gm timgm6mb-soundfont)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   if [ "$p" = fonts-noto-cjk ]; then  # a font, not a command: look for its file
     ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || missing+=("$p")
+  elif [ "$p" = fluid-soundfont-gm ]; then  # soundfonts too: look for their files
+    ls /usr/share/sounds/sf2/FluidR3_GM.sf2 >/dev/null 2>&1 || missing+=("$p")
+  elif [ "$p" = timgm6mb-soundfont ]; then
+    ls /usr/share/sounds/sf2/TimGM6mb.sf2 >/dev/null 2>&1 || missing+=("$p")
   else
     command -v "$p" >/dev/null 2>&1 || missing+=("$p")
   fi
