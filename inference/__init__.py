@@ -27,6 +27,7 @@ from .demo import SAMPLE_NOTE, demo_catalog
 from .errors import (
     AudioDecodeError,
     AudioTooShortError,
+    BeatWithoutVoiceError,
     CatalogError,
     EncoderError,
     NoVoiceError,
@@ -58,6 +59,7 @@ __all__ = [
     "ArtistInfo",
     "AudioDecodeError",
     "AudioTooShortError",
+    "BeatWithoutVoiceError",
     "BuildReport",
     "Catalog",
     "CatalogError",

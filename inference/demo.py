@@ -73,6 +73,7 @@ def demo_recipe(pipeline: Pipeline, augment: str = DEFAULT_AUGMENT) -> dict[str,
         "projection": DEFAULT_PROJECTION,
         "top_n": DEFAULT_TOP_N,
         "clips": _clips_digest(),
+        "separator": pipeline.separator.digest if pipeline.separator else "",
     }
 
 

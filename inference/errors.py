@@ -23,6 +23,10 @@ class NoVoiceError(RapsimError):
     """The input holds no (or too little) rapping voice: silence, a beat alone, noise."""
 
 
+class BeatWithoutVoiceError(NoVoiceError):
+    """A beat (music, drums) plays but no voice raps over it: the instrumental alone."""
+
+
 class CatalogError(RapsimError):
     """A catalogue is missing, damaged, or does not fit the encoder in use."""
 

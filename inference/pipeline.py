@@ -19,6 +19,7 @@ from i18n import N_, Text
 
 from .audio.decode import DecodedAudio, Source, decode
 from .audio.prepare import PreparedAudio, prepare
+from .audio.separate import Separator
 from .constants import MAX_DECODE_SECONDS, SAMPLE_RATE
 from .picture import image
 from .runtime import limit_threads
@@ -37,6 +38,7 @@ class PipelineOptions:
 
     max_decode_seconds: float = MAX_DECODE_SECONDS
     suppress_beat: bool = False  # off: the accuracy benchmark found it does not help
+    isolate: bool = True  # a note over a beat: the voice isolated from it (the separator)
     threads: int | None = None  # torch threads; None: every usable core (1 per pool worker)
 
     def __post_init__(self) -> None:
@@ -69,15 +71,22 @@ class Pipeline:
         self.encoder = encoder
         self.options = options or PipelineOptions()
         limit_threads(self.options.threads)
+        self.separator = Separator.load() if self.options.isolate else None
 
     def warmup(self) -> None:
         """JIT-compile librosa's numba code, load fonts, run the encoder once."""
         self.encoder.warmup()
+        if self.separator is not None:
+            self.separator.warmup()
         style.warmup()
         image.warmup()
 
     def decode(self, source: Source) -> DecodedAudio:
         return decode(source, max_seconds=self.options.max_decode_seconds)
+
+    def prepare(self, wav: np.ndarray) -> PreparedAudio:
+        """The analysis window of 16 kHz audio: the voice found, isolated from a beat."""
+        return prepare(wav, suppress_beat=self.options.suppress_beat, separator=self.separator)
 
     def features(self, source: Source) -> Features:
         t0 = time.perf_counter()
@@ -91,7 +100,7 @@ class Pipeline:
         """Features of 16 kHz mono audio (a catalogue window or a decoded note)."""
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        prepared: PreparedAudio = prepare(wav, suppress_beat=self.options.suppress_beat)
+        prepared: PreparedAudio = self.prepare(wav)
         t = _lap(timings, "prepare", t)
         embedding = self.encoder.embed(prepared.voiced)
         _lap(timings, "embed", t)
@@ -129,7 +138,7 @@ class Pipeline:
             t = time.perf_counter()
             decoded = self.decode(source)
             t = _lap(timings, "decode", t)
-            prepared = prepare(decoded.wav, suppress_beat=self.options.suppress_beat)
+            prepared = self.prepare(decoded.wav)
             _lap(timings, "prepare", t)
             return decoded, prepared, timings
         except Exception as e:  # returned, not raised: it belongs to this source only
@@ -145,7 +154,11 @@ class Pipeline:
     ) -> Features:
         t = time.perf_counter()
         profile = style.compute_style(
-            prepared.window, SAMPLE_RATE, prepared.speech_mask, gain_db=prepared.gain_db
+            prepared.window,
+            SAMPLE_RATE,
+            prepared.speech_mask,
+            gain_db=prepared.gain_db,
+            beat=prepared.beat,
         )
         t = _lap(timings, "style", t)
         mel = image.mel_image(prepared.window, SAMPLE_RATE)
@@ -162,7 +175,7 @@ class Pipeline:
 
     def embedding_from_wav(self, wav: np.ndarray) -> np.ndarray:
         """Only the embedding (catalogue augmentation variants need nothing else)."""
-        prepared = prepare(wav, suppress_beat=self.options.suppress_beat)
+        prepared = self.prepare(wav)
         return self.encoder.embed(prepared.voiced)
 
 

@@ -1,7 +1,8 @@
 """Put a trained head into a catalogue: analysis then ranks artists in the head's space.
 
 The head's weights become arrays in the catalogue's ``projection.npz``
-(``inference.catalog.matching.HEAD_KEYS``), applied in numpy by ``inference.catalog.matching``, so the
+(``inference.catalog.matching.HEAD_KEYS``), applied in numpy by
+``inference.catalog.matching``, so the
 inference workers need neither this package nor torch to use them. The calibrations and
 the faiss index are refitted in the head's space (``inference.refit_matching``);
 nothing is re-embedded. The resemblance scales hold artists out, so heads like this one

@@ -87,8 +87,8 @@ def add_parsers(sub: Any) -> None:
         choices=("none", "gallery", "channel"),
         default="channel",
         help="variants of each window added to the gallery: gallery = pitch, tempo, room, "
-        "noise; channel (default) = those plus band, reverb, low-bitrate opus, a drum beat "
-        "and a phone chain (needs ffmpeg; 12 vectors per window instead of 7)",
+        "noise; channel (default) = those plus band, reverb, low-bitrate opus, a drum beat, "
+        "a musical beat and a phone chain (needs ffmpeg; 13 vectors per window instead of 7)",
     )
     p.add_argument(
         "--no-augment",

@@ -73,6 +73,8 @@ def load_analyzer(args: argparse.Namespace) -> Analyzer:
 def print_report(report: Any, head: str, cache: Path | None = None) -> None:
     reused = f" ({report.cached} files from {cache})" if cache and report.cached else ""
     print(f"{head}, {report.clips} clips added{reused}")
+    for source, voiced, kept, windows in report.voice:
+        print(f"  {source}: {voiced:.0f} s of voice in {kept} of {windows} windows")
     for line in report.skipped:
         print(f"  skipped {line}", file=sys.stderr)
 

@@ -80,8 +80,10 @@ def test_demo_catalog_loads_it_without_a_build(pipeline, tmp_path: Path, monkeyp
 
 
 def test_another_encoder_gets_a_catalogue_of_its_own() -> None:
-    hubert = SimpleNamespace(encoder=SimpleNamespace(name="hubert", version="x", dim=768))
+    encoder = SimpleNamespace(name="hubert", version="x", dim=768)
+    hubert = SimpleNamespace(encoder=encoder, separator=None)
     differences = shipped_differences(hubert)  # type: ignore[arg-type]
-    assert len(differences) == 1 and differences[0].startswith("encoder: shipped")
+    assert differences[0].startswith("encoder: shipped")
+    assert {d.split(":")[0] for d in differences} <= {"encoder", "separator"}
     missing = shipped_differences(hubert, SHIPPED_CATALOG.parent / "nowhere")  # type: ignore[arg-type]
     assert missing and "missing" in missing[0]

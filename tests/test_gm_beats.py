@@ -137,6 +137,9 @@ def test_families_are_disjoint() -> None:
     tonal_a = {p for s in a.styles for p in s.bass + s.chords + s.melody}
     tonal_b = {p for s in b.styles for p in s.bass + s.chords + s.melody}
     assert not tonal_a & tonal_b
+    # the training family plays none of the instruments the two test families play
+    train = FAMILIES["gm-train"]
+    assert not {p for s in train.styles for p in s.bass + s.chords + s.melody} & (tonal_a | tonal_b)
 
 
 def test_family_beats_are_varied_and_drawn_from_the_family() -> None:

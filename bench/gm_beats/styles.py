@@ -119,7 +119,65 @@ FAMILIES: dict[str, Family] = {
             STYLES["lofi"],
         ),
     ),
+    # for TRAINING (the separator): programs that neither gm-a nor gm-b uses (organs,
+    # harpsichord, clavinet, synth strings, choir and voice sounds, brass, reeds, mallets,
+    # other leads), FluidR3, tempos across all styles; gm-a and gm-b stay unheard.
+    "gm-train": Family(
+        "gm-train",
+        "fluid",
+        (
+            Style(
+                "boombap",
+                (76, 100),
+                (0.5, 0.64),
+                (0, 8, 16),
+                (36, 37),
+                (2, 16, 19, 50),
+                (12, 13, 40, 56, 65, 85),
+            ),
+            Style(
+                "trap",
+                (125, 165),
+                (0.5, 0.5),
+                (24, 25),
+                (37, 87),
+                (88, 90, 92, 52),
+                (14, 9, 54, 82, 84, 66),
+            ),
+            Style(
+                "rnb",
+                (62, 80),
+                (0.52, 0.6),
+                (0, 32),
+                (36, 87),
+                (3, 6, 17, 51, 93),
+                (53, 71, 72, 74, 26),
+            ),
+            Style(
+                "lofi",
+                (70, 92),
+                (0.56, 0.66),
+                (8, 32),
+                (37, 36),
+                (7, 18, 94, 50),
+                (12, 76, 78, 79, 41),
+            ),
+            Style(
+                "drill",
+                (134, 148),
+                (0.5, 0.5),
+                (24, 25),
+                (87, 37),
+                (92, 52, 19),
+                (57, 64, 83, 25, 54),
+            ),
+        ),
+    ),
 }
+
+# the training family again through the other soundfont (gm-b's programs, patterns and
+# tempos stay unheard; its soundfont does not)
+FAMILIES["gm-train-timgm"] = Family("gm-train-timgm", "timgm", FAMILIES["gm-train"].styles)
 
 # part mixes family_beats cycles through: 3 of 5 with drums and tonal parts, then one
 # tonal-only (chords + melody) and one drums-only

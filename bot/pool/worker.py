@@ -44,6 +44,7 @@ _REFUSALS = {
     "AudioDecodeError": N_("the file could not be read as audio (empty, damaged or not audio)"),
     "AudioTooShortError": N_("the recording is too short: send at least a few seconds"),
     "NoVoiceError": N_("there is no rapping voice in it (only silence, a beat or noise)"),
+    "BeatWithoutVoiceError": N_("I hear a beat but no voice: send a take of you rapping over it"),
 }
 _REFUSED = N_("that note could not be analysed")
 

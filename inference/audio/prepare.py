@@ -1,9 +1,11 @@
 """From decoded audio to what the models see: loudness, voice detection, the best window.
 
-Steps: refuse too-short or silent input; find voice with webrtcvad, confirmed by a pitch
-periodicity check above 250 Hz (webrtcvad alone fires on drums and noise); keep the most
-voiced ``ANALYSIS_WINDOW_SECONDS`` window; normalise the voiced level; optionally
-suppress a beat; cut the silence out for the encoder.
+Steps: refuse too-short or silent input; when something plays under the voice, isolate
+the voice from the beat (``isolate.listen``, with the separator) and find it there; else
+find voice with webrtcvad, confirmed by a pitch periodicity check above 250 Hz (webrtcvad
+alone fires on drums and noise); keep the most voiced ``ANALYSIS_WINDOW_SECONDS`` window;
+normalise the voiced level; optionally suppress drums (HPSS); cut the silence out for the
+encoder.
 
 It does not decode (``inference.audio``) and does not measure style (``inference.style``).
 """
@@ -29,6 +31,8 @@ from ..constants import (
     VAD_FRAME_SAMPLES,
 )
 from ..errors import AudioTooShortError, NoVoiceError
+from .isolate import Isolated, listen
+from .separate import Separator
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +57,25 @@ class PreparedAudio:
     voiced: np.ndarray = field(repr=False)  # float32, the window's speech with silence cut
     gain_db: float  # total gain applied to the input to reach the target level, dB
     window_start_seconds: float  # where the window starts in the decoded input
+    # the accompaniment of the window (same gain) when a beat played under the voice;
+    # ``window`` is then the isolated voice
+    beat: np.ndarray | None = field(default=None, repr=False)
+    beat_db: float | None = None  # the beat's level over the voice's, when one played
 
     @property
     def voiced_seconds(self) -> float:
         return self.voiced.size / SAMPLE_RATE
 
 
-def prepare(wav: np.ndarray, *, suppress_beat: bool = False) -> PreparedAudio:
+def prepare(
+    wav: np.ndarray, *, suppress_beat: bool = False, separator: Separator | None = None
+) -> PreparedAudio:
     """Turn 16 kHz mono audio into the analysis window and its voiced part.
 
-    Raises AudioTooShortError (under MIN_INPUT_SECONDS) and NoVoiceError (silence, noise,
-    a beat alone: less than MIN_VOICED_SECONDS of pitched voice).
+    With a ``separator``, a note with a beat under the voice is analysed on the isolated
+    voice (and a beat alone refused); without one, as a clean take. Raises
+    AudioTooShortError (under MIN_INPUT_SECONDS) and NoVoiceError (silence, noise, a beat
+    alone: less than MIN_VOICED_SECONDS of voice; BeatWithoutVoiceError for a beat).
     """
     seconds = wav.size / SAMPLE_RATE
     if seconds < MIN_INPUT_SECONDS:
@@ -74,6 +86,9 @@ def prepare(wav: np.ndarray, *, suppress_beat: bool = False) -> PreparedAudio:
         raise NoVoiceError("the recording is silent")
     first_gain = _target_gain_db(_active_rms(wav))
     wav = _limit(wav * np.float32(10 ** (first_gain / 20)))
+    isolated = listen(wav, separator) if separator is not None else None
+    if isolated is not None:
+        return _prepare_isolated(isolated, first_gain)
     mask = voice_mask(wav)
     start, stop = best_window(mask, ANALYSIS_WINDOW_SAMPLES // VAD_FRAME_SAMPLES)
     window = wav[start * VAD_FRAME_SAMPLES : stop * VAD_FRAME_SAMPLES]
@@ -90,6 +105,35 @@ def prepare(wav: np.ndarray, *, suppress_beat: bool = False) -> PreparedAudio:
         )
     return PreparedAudio(
         window, mask, voiced, first_gain + gain, start * VAD_FRAME_SAMPLES / SAMPLE_RATE
+    )
+
+
+def _prepare_isolated(isolated: Isolated, first_gain: float) -> PreparedAudio:
+    """``prepare`` for a note over a beat: the window, level and cut on the isolated voice;
+    the beat's window kept beside it (for its tempo)."""
+    mask = _close_gaps(isolated.speech, HANGOVER_FRAMES)
+    start, stop = best_window(mask, ANALYSIS_WINDOW_SAMPLES // VAD_FRAME_SAMPLES)
+    cut = slice(start * VAD_FRAME_SAMPLES, stop * VAD_FRAME_SAMPLES)
+    voice, beat, mask = isolated.voice[cut], isolated.beat[cut], mask[start:stop]
+    speech = _frames(voice)[mask[: voice.size // VAD_FRAME_SAMPLES]]
+    gain = np.float32(10 ** (_target_gain_db(_rms(speech.ravel())) / 20))
+    window = _limit(voice * gain)
+    voiced = cut_silence(window, mask)
+    if voiced.size < MIN_VOICED_SECONDS * SAMPLE_RATE:
+        raise NoVoiceError(
+            f"only {voiced.size / SAMPLE_RATE:.1f} s of voice found over the beat; rap "
+            "louder than the beat for at least a few seconds"
+        )
+    total_gain = first_gain + 20 * float(np.log10(gain))
+    start_s = start * VAD_FRAME_SAMPLES / SAMPLE_RATE
+    return PreparedAudio(
+        window,
+        mask,
+        voiced,
+        total_gain,
+        start_s,
+        (beat * gain).astype(np.float32),
+        isolated.beat_db,
     )
 
 

@@ -14,8 +14,11 @@ recall of the same transforms. Only used at build time; nothing here runs on a r
 
 ``CHANNEL_VARIANTS`` are what separates a member's phone note from a studio take, drawn
 per clip: a random band-pass, a longer room, low-bitrate opus (needs ffmpeg), a drum beat
-underneath (synthesised here, not the benchmark's beat), and a phone chain of room, band
-and opus. ``AUGMENT_SETS`` names the variant sets a catalogue can be built with.
+underneath (synthesised here, not the benchmark's beat), a musical beat underneath (808,
+chords, melody, drums from ``inference.audio.beats``, 0-6 dB under the voice, as members
+rap over one), and a phone chain of room, band and opus. ``AUGMENT_SETS`` names the
+variant sets a catalogue can be built with; ``channel-1`` is the channel set before the
+musical beat, kept so that clips added to an older catalogue get its own recipe.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.signal
 
+from ..audio.beats import mix_at_snr, random_beat
 from ..constants import SAMPLE_RATE
 from ..errors import RapsimError
 
@@ -200,6 +204,16 @@ def beat(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (mix / peak * 0.99 if peak > 0.99 else mix).astype(np.float32)
 
 
+MUSIC_SNR_DB = (0.0, 6.0)  # active voice over the beat's power
+
+
+def music(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A musical beat (style, tempo, key and parts drawn) under the voice at an SNR drawn
+    from MUSIC_SNR_DB; the pipeline then hears it as a note over a beat."""
+    beat = random_beat(rng, seconds=wav.size / SAMPLE_RATE + 0.5)
+    return mix_at_snr(wav, beat.audio, float(rng.uniform(*MUSIC_SNR_DB)), rng)
+
+
 def phone(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A phone in a room: a short room, a phone band and opus, all drawn per clip."""
     return opus(band(room(wav, rng), rng), rng)
@@ -219,6 +233,7 @@ CHANNEL_VARIANTS: dict[str, Variant] = {
     "reverb": reverb,
     "opus": opus,
     "beat": beat,
+    "music": music,
     "phone": phone,
 }
 
@@ -226,6 +241,7 @@ AUGMENT_SETS: Mapping[str, Mapping[str, Variant]] = {
     "none": {},
     "gallery": VARIANTS,
     "channel": {**VARIANTS, **CHANNEL_VARIANTS},
+    "channel-1": {**VARIANTS, **{k: v for k, v in CHANNEL_VARIANTS.items() if k != "music"}},
 }
 DEFAULT_AUGMENT = "channel"  # bench.heads: phone notes 0.53 -> 0.84 top-1 over "gallery"
 

@@ -171,6 +171,7 @@ def recipe_digest(pipeline: Pipeline, augment: str) -> str:
         "format": CACHE_FORMAT,
         "encoder": [enc.name, enc.version, enc.dim],
         "options": [pipeline.options.max_decode_seconds, pipeline.options.suppress_beat],
+        "separator": pipeline.separator.digest if pipeline.separator else "",
         "augment": sorted(AUGMENT_SETS[augment]),
         "code": _code_digest(),
         "libraries": {name: _library_version(name) for name in _LIBRARIES},

@@ -56,6 +56,11 @@ MIN_PITCHED_FRAMES = 10  # 200 ms of pitched voice, or pitch is not reported
 TEMPO_LOW_BAND_HZ = 200.0
 TEMPO_HIGH_BAND_HZ = 4000.0
 TEMPO_PRIOR_BPM = 100.0  # hip-hop's usual range is 80-100 BPM; librosa centres on 120
+# A beat heard under the voice: tempo searched over this range, in these steps, scoring
+# each tempo by the repetition at its period and at its 2 and 4 subdivisions
+BEAT_TEMPO_RANGE_BPM = (60.0, 180.0)
+BEAT_TEMPO_STEP_BPM = 0.25
+BEAT_SUBDIVISION_WEIGHTS = (1.0, 0.5, 0.25)
 # 8 s autocorrelation windows (librosa's default), one every 250 ms
 TEMPO_WINDOW_SECONDS = 8.0
 TEMPO_WINDOW_HOP = 25  # STFT frames
@@ -87,13 +92,16 @@ def compute_style(
     sr: int = SAMPLE_RATE,
     speech_mask: np.ndarray | None = None,
     gain_db: float = 0.0,
+    beat: np.ndarray | None = None,
 ) -> StyleProfile:
     """Measure the style of one analysed window.
 
     wav: float32 (n_samples,) mono at 16 kHz, at most ~30 s, already loudness-normalised.
     speech_mask: bool (n_samples / VAD_FRAME_SAMPLES,), True where voice; None: made here
         from frame energy. gain_db: the gain the normaliser applied, so that ``energy_db``
-        reports the recording's own level. Unmeasurable features are ``nan``.
+        reports the recording's own level. beat: the accompaniment the voice was isolated
+        from (same length), when a beat played: the tempo is the beat's. Unmeasurable
+        features are ``nan``.
     """
     wav = _check_input(wav, sr)
     vad = _energy_mask(wav) if speech_mask is None else _check_mask(speech_mask, wav.size)
@@ -107,8 +115,9 @@ def compute_style(
 
     pitch_median, pitch_range = _pitch(wav, voiced, frame_db)
     energy, dynamics = _energy(frame_db[voiced], gain_db)
+    tempo = _beat_tempo(_check_input(beat, sr)) if beat is not None else _tempo(power)
     return StyleProfile(
-        tempo_bpm=_tempo(power),
+        tempo_bpm=tempo,
         syllable_rate=_syllable_rate(power, voiced, speaking.sum() * VAD_FRAME_SECONDS),
         pitch_median_hz=pitch_median,
         pitch_range_semitones=pitch_range,
@@ -256,6 +265,37 @@ def _tempo(power: np.ndarray) -> float:
         start_bpm=TEMPO_PRIOR_BPM,
     )
     return float(bpm[0])
+
+
+def _beat_tempo(beat: np.ndarray) -> float:
+    """Tempo of an accompaniment (a beat with the voice taken out): onsets over the whole
+    band (chords and 808s mark the beat too), and the tempo whose period and its 2 and 4
+    subdivisions repeat best (``BEAT_SUBDIVISION_WEIGHTS``). Trap's dotted-quarter kicks
+    make a plain autocorrelation peak at 2/3 of the tempo; the subdivisions do not repeat
+    there. On the numpy and FluidR3 beat families this is within 4 % (or half/double) for
+    92-96 % of beats, librosa's estimate for 67-79 %; on TimGM6mb 96 % against 100 %."""
+    power = np.abs(librosa.stft(beat, n_fft=N_FFT, hop_length=HOP_LENGTH)) ** 2
+    mel_db = librosa.power_to_db(_mel_basis() @ power, ref=1.0, amin=_EPS, top_db=80.0)
+    envelope = librosa.onset.onset_strength(
+        S=mel_db, sr=SAMPLE_RATE, hop_length=HOP_LENGTH, n_fft=N_FFT
+    )
+    if envelope.size < 2 or envelope.max() <= 1e-6:
+        return float("nan")
+    acf = _sparse_tempogram(envelope).mean(axis=1)
+    bpms = np.arange(*BEAT_TEMPO_RANGE_BPM, BEAT_TEMPO_STEP_BPM)
+    period = 60.0 / (bpms * FRAME_SECONDS)  # frames per beat
+    lags = np.arange(acf.size)
+    score = sum(
+        w * np.interp(period / k, lags, acf, right=0.0)
+        for k, w in zip((1, 2, 4), BEAT_SUBDIVISION_WEIGHTS, strict=True)
+    )
+    return float(bpms[int(np.argmax(score))])
+
+
+@lru_cache(maxsize=1)
+def _mel_basis() -> scipy.sparse.csr_matrix:
+    """Every mel band, sparse (see ``_drum_mel_basis``)."""
+    return scipy.sparse.csr_matrix(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS))
 
 
 def _sparse_tempogram(envelope: np.ndarray) -> np.ndarray:
