@@ -346,9 +346,11 @@ def _in_workers(
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Drop the queued files and end the workers now: after Ctrl-C or an error nobody wants
     to wait for a long song to finish. (A public way to do this comes in Python 3.14.)"""
-    workers = list((getattr(pool, "_processes", None) or {}).values())
+    workers = dict(getattr(pool, "_processes", None) or {})
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in workers:
+    # a worker may have been started while the pool was being shut down: end it too
+    workers.update(getattr(pool, "_processes", None) or {})
+    for proc in workers.values():
         proc.terminate()
-    for proc in workers:
+    for proc in workers.values():
         proc.join()
