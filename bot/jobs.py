@@ -69,6 +69,24 @@ class StyleLine:
 
 
 @dataclass(frozen=True)
+class RhythmOut:
+    """How a note rode its grid (``inference.types.Rhythm`` without the syllables)."""
+
+    grid: str  # "beat" or "own pulse"
+    bpm: float
+    offset_ms: float  # median deviation from the 16th grid; positive = behind the beat
+    tightness_ms: float  # spread after each bar's own offset
+    on_grid_share: float  # 0..1 within 30 ms of the grid after the offset
+    syllables_per_beat: float
+    bar_density_change: float
+    rests: tuple[float, ...]  # share of breaths starting on beat 1..4
+    tempo_drift_pct: float  # own pulse only (nan with a beat)
+    swing: float  # off-beat 16ths' place in their 8th: 0.50 straight .. 0.67 triplet
+    bar_offsets_ms: tuple[float, ...]  # per bar (nan: too few syllables)
+    syllables: int  # how many were placed
+
+
+@dataclass(frozen=True)
 class Analysis:
     matches: tuple[MatchOut, ...]  # best first
     style_lines: tuple[StyleLine, ...]
@@ -81,6 +99,7 @@ class Analysis:
     target: MatchOut | None = None  # the job's target artist (None: none, or not known)
     target_rank: int = 0  # the target's place among all the catalogue's artists, 1 = closest
     artist_scores: tuple[float, ...] = ()  # resemblance to every artist, CatalogInfo order
+    rhythm: RhythmOut | None = None  # timing (None: too few syllables to place)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from .jobs import Analysis, ArtistEntry, Comparison, StyleLine
 from .limits import Wait
 from .settings import Settings
 from .store.history import Forgotten
+from .timing import timing_line
 
 MAX_TIPS = 3
 RUNNERS_UP = 4
@@ -103,6 +104,9 @@ def analysis(name: str, result: Analysis, language: str = "en", lead: str = "") 
     tips = style_tips(result.style_lines, versus, language=language)
     if tips:
         lines += ["", _("Next to {artist}:").format(artist=versus), *(f"- {t}" for t in tips)]
+    timing = timing_line(result.rhythm, language)
+    if timing:
+        lines += ["", timing]
     lines += [_("Note: {note}").format(note=w) for w in result.warnings]
     return "\n".join(lines)
 

@@ -178,4 +178,5 @@ class Analyzer:
             target_rank=target_rank,
             target_style=focus_style if target else None,
             artist_scores=scores,
+            rhythm=feats.rhythm,
         )

@@ -7,6 +7,7 @@ latency benchmark. It knows nothing about catalogues or matching.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -22,9 +23,11 @@ from .audio.prepare import PreparedAudio, prepare
 from .audio.separate import Separator
 from .constants import MAX_DECODE_SECONDS, SAMPLE_RATE
 from .picture import image
+from .rhythm import measure as measure_rhythm
+from .rhythm import warmup as rhythm_warmup
 from .runtime import limit_threads
 from .style import features as style
-from .types import StyleProfile
+from .types import Rhythm, StyleProfile
 from .voice.base import Encoder, embed_many
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,7 @@ class Features:
     voiced_seconds: float
     warnings: tuple[str, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    rhythm: Rhythm | None = None  # timing on the beat's grid or the own pulse
 
 
 _Staged = tuple[DecodedAudio, PreparedAudio, dict[str, float]]
@@ -79,6 +83,7 @@ class Pipeline:
         if self.separator is not None:
             self.separator.warmup()
         style.warmup()
+        rhythm_warmup()
         image.warmup()
 
     def decode(self, source: Source) -> DecodedAudio:
@@ -96,15 +101,18 @@ class Pipeline:
         feats.timings_ms["decode"] = (t1 - t0) * 1000
         return feats
 
-    def features_from_wav(self, wav: np.ndarray, warnings: tuple[str, ...] = ()) -> Features:
-        """Features of 16 kHz mono audio (a catalogue window or a decoded note)."""
+    def features_from_wav(
+        self, wav: np.ndarray, warnings: tuple[str, ...] = (), *, rhythm: bool = True
+    ) -> Features:
+        """Features of 16 kHz mono audio (a catalogue window or a decoded note); a
+        catalogue build needs no ``rhythm``."""
         timings: dict[str, float] = {}
         t = time.perf_counter()
         prepared: PreparedAudio = self.prepare(wav)
         t = _lap(timings, "prepare", t)
         embedding = self.encoder.embed(prepared.voiced)
         _lap(timings, "embed", t)
-        return self._finish(wav, prepared, embedding, warnings, timings)
+        return self._finish(wav, prepared, embedding, warnings, timings, rhythm=rhythm)
 
     def features_batch(
         self, sources: Sequence[Source], threads: int = 4
@@ -151,6 +159,8 @@ class Pipeline:
         embedding: np.ndarray,
         warnings: tuple[str, ...],
         timings: dict[str, float],
+        *,
+        rhythm: bool = True,
     ) -> Features:
         t = time.perf_counter()
         profile = style.compute_style(
@@ -161,6 +171,12 @@ class Pipeline:
             beat=prepared.beat,
         )
         t = _lap(timings, "style", t)
+        timing = None
+        if rhythm:
+            timing = measure_rhythm(prepared.window, prepared.speech_mask, prepared.beat)
+            if timing is not None and timing.grid == "beat":  # one tempo in a reply: the grid's
+                profile = dataclasses.replace(profile, tempo_bpm=round(timing.bpm, 2))
+            t = _lap(timings, "rhythm", t)
         mel = image.mel_image(prepared.window, SAMPLE_RATE)
         _lap(timings, "mel", t)
         return Features(
@@ -171,6 +187,7 @@ class Pipeline:
             prepared.voiced_seconds,
             warnings,
             timings,
+            timing,
         )
 
     def embedding_from_wav(self, wav: np.ndarray) -> np.ndarray:

@@ -43,6 +43,76 @@ class StyleProfile:
         return {k: (None if v != v else round(float(v), 3)) for k, v in asdict(self).items()}
 
 
+@dataclass(frozen=True)
+class Syllable:
+    """One syllable of the note placed on the rhythm grid."""
+
+    time_s: float  # its onset (the vowel's rise) in the analysed window, seconds
+    bar: int  # 0-based bar of the grid it falls in
+    slot: int  # 0..15: the nearest 16th note of that bar
+    deviation_ms: float  # signed distance to that 16th; positive = late (behind the grid)
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """How the note rides its grid: the beat's when one plays, else the member's own pulse.
+
+    Every metric is defined in docs/flow.md. ``nan`` means not measurable (too few
+    syllables); ``tempo_drift_pct`` is measured against the member's own pulse only.
+    """
+
+    grid: str  # "beat" (tracked from the accompaniment) or "own pulse" (from the syllables)
+    bpm: float  # the grid's tempo
+    beat_s: float  # the grid's beat period, seconds
+    downbeat_s: float  # where bar 0 starts in the analysed window (may be < 0), seconds
+    swing: (
+        float  # where the member's off-beat 16ths sit in their 8th: 0.50 straight .. 0.67 triplet
+    )
+    offset_ms: float  # median signed deviation from the 16th grid; positive = behind
+    tightness_ms: float  # robust spread of the deviations after each bar's own offset
+    on_grid_share: float  # share of syllables within 30 ms of the grid, after the offset
+    syllables_per_beat: float  # while rapping (rests left out)
+    bar_density_change: float  # mean change of syllables per bar from one bar to the next
+    rests: tuple[float, ...]  # share of the breaths (rests) that start on beat 1, 2, 3, 4
+    tempo_drift_pct: float  # own pulse: the pulse's tempo change from start to end, %
+    bar_offsets_ms: tuple[float, ...]  # per bar, its median deviation (nan: < 2 syllables)
+    syllables: tuple[Syllable, ...] = ()
+
+    @property
+    def bars(self) -> int:
+        return len(self.bar_offsets_ms)
+
+    def as_dict(self) -> dict:
+        """The JSON object of ``rapsim analyze --json`` (``rhythm``)."""
+
+        def num(v: float, digits: int = 1) -> float | None:
+            return None if v != v else round(float(v), digits)
+
+        return {
+            "grid": self.grid,
+            "bpm": num(self.bpm),
+            "offset_ms": num(self.offset_ms),
+            "tightness_ms": num(self.tightness_ms),
+            "on_grid_share": num(self.on_grid_share, 3),
+            "syllables_per_beat": num(self.syllables_per_beat, 2),
+            "bar_density_change": num(self.bar_density_change, 2),
+            "rests": [num(r, 3) for r in self.rests],
+            "tempo_drift_pct": num(self.tempo_drift_pct),
+            "swing": num(self.swing, 3),
+            "bars": self.bars,
+            "bar_offsets_ms": [num(v) for v in self.bar_offsets_ms],
+            "syllables": [
+                {
+                    "t": round(s.time_s, 3),
+                    "bar": s.bar,
+                    "slot": s.slot,
+                    "dev_ms": round(s.deviation_ms, 1),
+                }
+                for s in self.syllables
+            ],
+        }
+
+
 # From this identity chance on, a reply says the note may be the artist themself. At 80,
 # leave-voices-out on two corpora: 80-84 % of the artists' own clean notes, 3.5-3.9 % of
 # voices not in the catalogue (all near-copies: formant variants of one synthesiser).
@@ -90,6 +160,7 @@ class AnalysisResult:
     target_rank: int = 0
     target_style: StyleProfile | None = None
     artist_scores: tuple[float, ...] = ()  # resemblance to every artist, catalogue order
+    rhythm: Rhythm | None = None  # timing against the beat or own pulse (None: too few syllables)
 
     def to_json_dict(self) -> dict:
         return {
@@ -98,6 +169,7 @@ class AnalysisResult:
                 for m in self.matches
             ],
             "style": self.style.as_dict(),
+            "rhythm": self.rhythm.as_dict() if self.rhythm is not None else None,
             "warnings": list(self.warnings),
         }
 

@@ -30,6 +30,7 @@ from ..jobs import (
     CompareJob,
     Comparison,
     MatchOut,
+    RhythmOut,
     StyleFeature,
     StyleLine,
     Voice,
@@ -185,6 +186,7 @@ class WorkerCore:
             target=_match_out(r.target, language) if r.target is not None else None,
             target_rank=r.target_rank,
             artist_scores=tuple(r.artist_scores),
+            rhythm=_rhythm_out(r.rhythm),
         )
 
     def compare(self, job: CompareJob) -> Comparison:
@@ -233,6 +235,25 @@ def _refusal(error: Exception, language: str) -> str:
         return str(error)
     kind = next((c.__name__ for c in type(error).__mro__ if c.__name__ in _REFUSALS), "")
     return say(_REFUSALS.get(kind, _REFUSED), language)
+
+
+def _rhythm_out(r: Any) -> RhythmOut | None:
+    if r is None:
+        return None
+    return RhythmOut(
+        grid=r.grid,
+        bpm=float(r.bpm),
+        offset_ms=float(r.offset_ms),
+        tightness_ms=float(r.tightness_ms),
+        on_grid_share=float(r.on_grid_share),
+        syllables_per_beat=float(r.syllables_per_beat),
+        bar_density_change=float(r.bar_density_change),
+        rests=tuple(float(v) for v in r.rests),
+        tempo_drift_pct=float(r.tempo_drift_pct),
+        swing=float(r.swing),
+        bar_offsets_ms=tuple(float(v) for v in r.bar_offsets_ms),
+        syllables=len(r.syllables),
+    )
 
 
 def _match_out(m: Any, language: str) -> MatchOut:

@@ -108,7 +108,7 @@ def embed_file(pipeline: Pipeline, path: Path, source: str, augment: str) -> Fil
     skipped = []
     for start, chunk in windows(decoded.wav):
         try:
-            feats = pipeline.features_from_wav(chunk)
+            feats = pipeline.features_from_wav(chunk, rhythm=False)
         except RapsimError as e:
             skipped.append(f"{source} @ {start:.0f} s: {e}")
             continue

@@ -28,7 +28,7 @@ from scipy.signal import find_peaks
 from ..constants import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, VAD_FRAME_SAMPLES
 from ..types import STYLE_DISPLAY, StyleProfile, format_style_value
 
-__all__ = ["compute_style", "describe", "warmup"]
+__all__ = ["beat_tempo", "compute_style", "describe", "warmup"]
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def compute_style(
 
     pitch_median, pitch_range = _pitch(wav, voiced, frame_db)
     energy, dynamics = _energy(frame_db[voiced], gain_db)
-    tempo = _beat_tempo(_check_input(beat, sr)) if beat is not None else _tempo(power)
+    tempo = beat_tempo(_check_input(beat, sr)) if beat is not None else _tempo(power)
     return StyleProfile(
         tempo_bpm=tempo,
         syllable_rate=_syllable_rate(power, voiced, speaking.sum() * VAD_FRAME_SECONDS),
@@ -267,7 +267,7 @@ def _tempo(power: np.ndarray) -> float:
     return float(bpm[0])
 
 
-def _beat_tempo(beat: np.ndarray) -> float:
+def beat_tempo(beat: np.ndarray) -> float:
     """Tempo of an accompaniment (a beat with the voice taken out): onsets over the whole
     band (chords and 808s mark the beat too), and the tempo whose period and its 2 and 4
     subdivisions repeat best (``BEAT_SUBDIVISION_WEIGHTS``). Trap's dotted-quarter kicks
