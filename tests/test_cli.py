@@ -58,7 +58,7 @@ def test_analyze_json_mixes_results_and_errors(catalog_dir, speech_wav, bad_inpu
     assert code == 1
     assert [x["file"] for x in lines] == files
     assert lines[0]["matches"] and 0 <= lines[0]["matches"][0]["score"] <= 100
-    assert set(lines[0]) == {"file", "matches", "style", "warnings"}
+    assert set(lines[0]) == {"file", "matches", "style", "rhythm", "warnings"}
     for doc, name in zip(lines[1:], bad_inputs, strict=True):
         assert "error" in doc and "\n" not in doc["error"] and "Traceback" not in doc["error"], name
 
