@@ -36,6 +36,7 @@ def create_pool(settings: Settings) -> InferencePool:
     config = WorkerConfig(
         catalog=settings.catalog,
         encoder=settings.encoder,
+        separator=settings.separator,
         max_note_seconds=settings.max_note_seconds,
     )
     return ProcessPool(

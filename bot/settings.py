@@ -34,6 +34,7 @@ class Settings:
     telegram_api_url: str = ""  # a self-hosted Bot API server; "" is the public one
     catalog: str = ""  # catalogue folder; "" is the bundled demo catalogue
     encoder: str = "resemblyzer"
+    separator: str = ""  # the voice/beat separator: "" the bundled one, "demucs:<folder>"
     data_dir: Path = field(default_factory=_default_data_dir)
     workers: int = 2
     broker_url: str = field(default="", repr=False)  # redis://...: the distributed pool
@@ -94,6 +95,7 @@ def load_settings(
         telegram_api_url=get.url("TELEGRAM_API_URL"),
         catalog=get.text("RAPSIM_CATALOG"),
         encoder=get.text("RAPSIM_ENCODER") or "resemblyzer",
+        separator=get.text("RAPSIM_SEPARATOR"),
         data_dir=Path(get.text("RAPSIM_DATA_DIR")).expanduser()
         if get.text("RAPSIM_DATA_DIR")
         else _default_data_dir(),

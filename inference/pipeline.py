@@ -19,8 +19,8 @@ import numpy as np
 from i18n import N_, Text
 
 from .audio.decode import DecodedAudio, Source, decode
+from .audio.demucs_sep import load_separator
 from .audio.prepare import PreparedAudio, prepare
-from .audio.separate import Separator
 from .constants import MAX_DECODE_SECONDS, SAMPLE_RATE
 from .picture import image
 from .rhythm import measure as measure_rhythm
@@ -42,6 +42,7 @@ class PipelineOptions:
     max_decode_seconds: float = MAX_DECODE_SECONDS
     suppress_beat: bool = False  # off: the accuracy benchmark found it does not help
     isolate: bool = True  # a note over a beat: the voice isolated from it (the separator)
+    separator: str = ""  # which: "" the bundled one, "demucs:<folder>" (audio.demucs_sep)
     threads: int | None = None  # torch threads; None: every usable core (1 per pool worker)
 
     def __post_init__(self) -> None:
@@ -75,7 +76,7 @@ class Pipeline:
         self.encoder = encoder
         self.options = options or PipelineOptions()
         limit_threads(self.options.threads)
-        self.separator = Separator.load() if self.options.isolate else None
+        self.separator = load_separator(self.options.separator) if self.options.isolate else None
 
     def warmup(self) -> None:
         """JIT-compile librosa's numba code, load fonts, run the encoder once."""

@@ -40,7 +40,9 @@ def progress(desc: str):
 def make_pipeline(args: argparse.Namespace, threads: int | None = None) -> Pipeline:
     from inference import Pipeline, PipelineOptions, load_encoder
 
-    options = PipelineOptions(suppress_beat=args.suppress_beat, threads=threads)
+    options = PipelineOptions(
+        suppress_beat=args.suppress_beat, threads=threads, separator=args.separator
+    )
     return Pipeline(load_encoder(args.encoder), options)
 
 
@@ -90,6 +92,13 @@ def add_common(p: argparse.ArgumentParser, catalog: bool = True) -> None:
         "--encoder",
         default=os.environ.get("RAPSIM_ENCODER", "resemblyzer"),
         help="resemblyzer (default) or hubert:<hub id or local folder>",
+    )
+    p.add_argument(
+        "--separator",
+        default=os.environ.get("RAPSIM_SEPARATOR", ""),
+        metavar="SPEC",
+        help="voice/beat separator: the bundled one (default), or demucs:<folder> "
+        "(pip install 'rapsim[demucs]'; folder from python -m inference.audio.demucs_sep export)",
     )
     p.add_argument(
         "--suppress-beat",

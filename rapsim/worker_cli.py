@@ -45,6 +45,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker=WorkerConfig(
             catalog=catalog,
             encoder=args.encoder,
+            separator=args.separator,
             device=args.device,
             threads=args.threads,
             log_level=logging.getLogger().level,
@@ -136,6 +137,8 @@ def add_parsers(sub: Any) -> None:
         default=os.environ.get("RAPSIM_ENCODER", "resemblyzer"),
         help="resemblyzer (default) or hubert:<hub id or local folder>",
     )
+    p.add_argument("--separator", default=os.environ.get("RAPSIM_SEPARATOR", ""), metavar="SPEC",
+                   help="the bundled separator (default) or demucs:<folder>")  # fmt: skip
     p.add_argument("--concurrency", type=positive, default=1,
                    help="worker processes, each with its own model (one per core)")  # fmt: skip
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="encoder device")

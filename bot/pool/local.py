@@ -54,6 +54,7 @@ class WorkerConfig:
 
     catalog: str = ""  # catalogue folder; "" is the bundled demo catalogue
     encoder: str = "resemblyzer"
+    separator: str = ""  # "" the bundled separator, "demucs:<folder>" (rapsim[demucs])
     device: str = "cpu"  # torch device of the encoder ("cuda" on a GPU worker)
     max_note_seconds: float = 300.0
     threads: int = 1  # torch threads per worker: more than 1 oversubscribes the cores

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..constants import MIN_VOICED_SECONDS, SAMPLE_RATE, VAD_FRAME_SAMPLES
 from ..errors import BeatWithoutVoiceError, NoVoiceError
-from .separate import Separator
+from .separate import VoiceSeparator
 
 __all__ = ["BEAT_HEARD_DB", "Isolated", "listen", "quiet_between"]
 
@@ -79,7 +79,7 @@ def _active_db(wav: np.ndarray) -> float:
     return float(10.0 * np.log10(np.mean(10.0 ** (active / 10.0))))
 
 
-def listen(wav: np.ndarray, separator: Separator) -> Isolated | None:
+def listen(wav: np.ndarray, separator: VoiceSeparator) -> Isolated | None:
     """The voice isolated from a beat under it; None for a clean take (quiet between
     words, or nothing left after the voice). Raises NoVoiceError (BeatWithoutVoiceError
     when something plays) when the separator hears too little voice."""

@@ -32,7 +32,7 @@ from ..constants import (
 )
 from ..errors import AudioTooShortError, NoVoiceError
 from .isolate import Isolated, listen
-from .separate import Separator
+from .separate import VoiceSeparator
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class PreparedAudio:
 
 
 def prepare(
-    wav: np.ndarray, *, suppress_beat: bool = False, separator: Separator | None = None
+    wav: np.ndarray, *, suppress_beat: bool = False, separator: VoiceSeparator | None = None
 ) -> PreparedAudio:
     """Turn 16 kHz mono audio into the analysis window and its voiced part.
 

@@ -30,6 +30,7 @@ import math
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -47,6 +48,7 @@ __all__ = [
     "SeparatorConfig",
     "SeparatorError",
     "SeparatorNet",
+    "VoiceSeparator",
     "features",
 ]
 
@@ -58,6 +60,16 @@ SHIPPED_DIR = Path(__file__).with_name("separator")
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "weights.npz"
 LOG_FLOOR = 1e-5  # linear magnitude added before the log of the features
 WARMUP_SECONDS = 1.0  # s of noise that ``warmup`` separates
+
+
+class VoiceSeparator(Protocol):
+    """What the pipeline needs of a separator: this one or ``demucs_sep.DemucsSeparator``."""
+
+    digest: str
+
+    def separate(self, wav: np.ndarray) -> Separation: ...
+
+    def warmup(self) -> None: ...
 
 
 class SeparatorError(RapsimError):
