@@ -53,6 +53,9 @@ class MatchOut:
     identity: float = 0.0  # 0..100 chance that this is the artist's own voice
     maybe_self: bool = False  # identity high enough to say so
     meaning: str = ""  # what the score means, in words ("closer than most ...")
+    # 0..100 reach, the practice score (inference.catalog.resemblance.Reach): moves for far
+    # artists too, where ``score`` reads 0; nan from a worker that does not measure it
+    reach: float = float("nan")
 
 
 @dataclass(frozen=True)

@@ -299,7 +299,10 @@ def help_text(settings: Settings, max_upload_mb: float | None = None, language: 
             "",
             _("/artists: the artists I know"),
             _("/compare: how alike two members sound (from their latest notes)"),
-            _("/target <artist>: the artist you practise toward (/target clear to stop)"),
+            _(
+                "/target <artist>: the artist you practise toward, or a timing goal: "
+                "/target tight [ms] or /target pocket <ms> (/target clear to stop)"
+            ),
             _("/progress: a chart of your takes against your target"),
             _("/leaderboard <artist>: who here came closest this week (/share on to join)"),
             _("/forget: delete everything I keep about you"),

@@ -141,7 +141,7 @@ class Analyzer:
         matches = self.matcher.ranked(sims, options.top_k)
         target, target_rank = None, 0
         if options.target in self.catalog.artists:
-            target, target_rank = self.matcher.standing(sims, options.target)
+            target, target_rank = self.matcher.standing(sims, options.target, feats.embedding)
         scores = tuple(float(s) for s in self.matcher.resemblance.score(sims))
         timings["match"] = (time.perf_counter() - t) * 1000
         top = self.catalog.artists.index(matches[0].artist)
@@ -160,6 +160,7 @@ class Analyzer:
                 focus_style,
                 language=options.language,
                 target=image.TargetView(target, target_rank, len(scores)) if target else None,
+                rhythm=feats.rhythm,
             )
             timings["image"] = (time.perf_counter() - t) * 1000
         return AnalysisResult(

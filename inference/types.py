@@ -132,6 +132,10 @@ class Match:
     # 0..100: the chance, calibrated on held-out recordings of the catalogue, that a
     # clip this close is the artist's own voice (~0 for anyone not in the catalogue)
     identity: float = 0.0
+    # 0..100 reach, the practice score: the similarity on a straight line over the whole
+    # catalogue (0 its least alike artist pair, 100 where ``score`` reads 99), so it moves
+    # for far artists too, where ``score`` reads 0 (``inference.catalog.resemblance.Reach``)
+    reach: float = float("nan")
 
     @property
     def maybe_self(self) -> bool:

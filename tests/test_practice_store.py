@@ -1,8 +1,12 @@
-"""The practice history in the profile store: the upgrade from schema 1, retention,
-/forget, leaderboards and two processes writing one database at once.
+"""The practice history in the profile store: the upgrades from schemas 1 and 2,
+retention, /forget, leaderboards, reach and timing per take, timing goals, and two
+processes writing one database at once.
 
 ``tests/data/profiles-v1.sqlite3`` was written by the schema-1 store code (commit
 ee9579a, before schema 2 existed): two members, three analyses each.
+``tests/data/profiles-v2.sqlite3`` was written by the schema-2 store code (before schema
+3: reach, timing, timing goals): Ann's three takes (two toward Bravo, her target) in a
+Discord server where she shares, 김민수's one take toward Charlie on Telegram (locale ko).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import math
 import multiprocessing as mp
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,6 +27,8 @@ from bot.store.schema import SCHEMA_VERSION
 
 V1 = Path(__file__).parent / "data" / "profiles-v1.sqlite3"
 V1_TIME = 1_790_000_000.0  # when the fixture's rows were written (fake clock)
+V2 = Path(__file__).parent / "data" / "profiles-v2.sqlite3"
+V2_TIME = 1_790_000_000.0  # its first take; one an hour after
 ARTISTS = ("Alpha", "Bravo", "Charlie")
 DAY = 86400.0
 
@@ -68,7 +75,7 @@ def test_schema_1_database_upgrades_in_place_keeping_every_row(tmp_path):
     clock = Clock(V1_TIME + 7 * 3600)
     store = open_store(path, clock)
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert db.execute("SELECT * FROM profiles ORDER BY id").fetchall() == before  # nothing lost
     alice = Member("discord", "900000000000000003", "910000000000000001", "Alice")
     latest = store.latest(alice)
@@ -82,6 +89,75 @@ def test_schema_1_database_upgrades_in_place_keeping_every_row(tmp_path):
     store = open_store(path, clock)
     assert store.history.count() == 1 and store.count() == 6
     store.close()
+
+
+def test_schema_2_database_upgrades_keeping_takes_targets_and_shares(tmp_path):
+    """Reach and timing arrive as new columns: earlier takes read "not measured", and
+    the member's target, locale and sharing are as they were."""
+    path = tmp_path / "profiles.sqlite3"
+    shutil.copy(V2, path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    before = db.execute("SELECT * FROM takes ORDER BY id").fetchall()
+    db.close()
+
+    clock = Clock(V2_TIME + DAY)
+    store = open_store(path, clock)
+    h = store.history
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    after = db.execute("SELECT * FROM takes ORDER BY id").fetchall()
+    assert [row[: len(before[0])] for row in after] == before  # every column kept as it was
+    takes = h.takes("discord", "900000000000000003")
+    assert [t.score_of("Bravo") for t in takes] == [0, 3, 9]
+    assert all(t.reach_of("Bravo") is None and t.grid == "" for t in takes)
+    assert all(math.isnan(t.tightness_ms) and math.isnan(t.offset_ms) for t in takes)
+    assert h.target("discord", "900000000000000003") == "Bravo"
+    assert h.timing_goal("discord", "900000000000000003") == ""
+    assert h.locale("telegram", "5550001") == "ko"
+    assert h.shares(Member("discord", "910000000000000001", "900000000000000003", "Ann"))
+    # before any reach: no earlier reach, so the first reach line has nothing to compare
+    s = h.standing("discord", "900000000000000003", "Bravo", reach=True)
+    assert (s.previous, s.best, s.takes) == (None, None, 3)
+    store.close()
+
+
+def test_reach_and_timing_are_kept_per_take(tmp_path):
+    clock = Clock(1000.0)
+    store = open_store(tmp_path / "p.sqlite3", clock)
+    h, ann = store.history, Member("discord", "g1", "u1", "Ann")
+    nan = float("nan")
+    timed = dict(grid="beat", offset_ms=72.4, tightness_ms=24.0, on_grid_share=0.61)
+    h.record(ann, replace(take((0.0, 61.0, 2.0), "Alpha"), reaches=(47.4, 84.0, nan), **timed))
+    clock.now += 60
+    h.record(ann, replace(take((0.0, 55.0, 1.0), "Alpha"), reaches=(52.0, 80.0, 49.6)))
+    clock.now += 60
+    h.record(ann, take((0.0, 50.0, 1.0)))  # an older worker: no reach, no timing
+    first, second, third = h.takes("discord", "u1")
+    assert [first.reach_of(a) for a in ARTISTS] == [47, 84, None]  # 255: not scored
+    assert (first.grid, first.offset_ms, first.tightness_ms) == ("beat", 72.4, 24.0)
+    assert first.on_grid_share == pytest.approx(0.61)
+    assert second.grid == "" and math.isnan(second.offset_ms) and second.reach_of("Charlie") == 50
+    assert third.reach_of("Alpha") is None and third.reaches == b""
+    s = h.standing("discord", "u1", "Alpha", reach=True)
+    assert (s.previous, s.best, s.takes) == (52, 52, 3)  # the latest take that has it
+    assert h.standing("discord", "u1", "Alpha") == type(s)(0, 0, 3)  # resemblance: floored
+
+
+def test_one_target_at_a_time_an_artist_or_a_timing_goal(tmp_path):
+    store = open_store(tmp_path / "p.sqlite3", Clock(1000.0))
+    h = store.history
+    h.set_target("telegram", "u1", "Bravo")
+    assert (h.target("telegram", "u1"), h.timing_goal("telegram", "u1")) == ("Bravo", "")
+    h.set_target("telegram", "u1", "", "pocket 60")
+    assert (h.target("telegram", "u1"), h.timing_goal("telegram", "u1")) == ("", "pocket 60")
+    h.remember_locale("telegram", "u1", "ko")
+    h.set_target("telegram", "u1", "Alpha")  # an artist replaces the goal; the locale stays
+    assert (h.target("telegram", "u1"), h.timing_goal("telegram", "u1")) == ("Alpha", "")
+    assert h.locale("telegram", "u1") == "ko"
+    h.set_target("telegram", "u1", "", "tight")
+    gone = store.forget("telegram", "u1")
+    assert gone.target and h.timing_goal("telegram", "u1") == ""
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path):

@@ -14,12 +14,15 @@ from inference.catalog.matching import (
 )
 from inference.catalog.resemblance import (
     NEUTRAL_SCALE,
+    REACH_TOP,
+    Reach,
     Scale,
     artist_folds,
     artist_words,
     held_out_artists,
     nearest,
     pair_words,
+    reach_reference,
 )
 from inference.voice.base import l2_normalize
 
@@ -143,3 +146,124 @@ def test_words_cover_the_whole_scale() -> None:
     for value in (0.0, 20.0, 50.0, 80.0, 99.0, 100.0, float("nan")):
         assert artist_words(value) and pair_words(value)
     assert artist_words(95) != artist_words(10)
+
+
+# ---- reach: the target's practice score, with no floor -----------------------------------
+def _matcher(x: np.ndarray, labels: np.ndarray, groups: np.ndarray):
+    """An in-memory catalogue of ``x`` (every clip recorded) and its Matcher, as
+    ``rapsim catalog build`` would fit them."""
+    from inference.catalog.folder import Catalog, Clip, make_index
+    from inference.catalog.matching import Matcher
+
+    matching, proj = fit_matching(x, labels, groups)
+    catalog = Catalog(
+        encoder={"name": "test", "version": "0", "dim": x.shape[1]},
+        artists=[f"A{i}" for i in range(int(labels.max()) + 1)],
+        demo_artists=set(),
+        clips=[Clip(int(a), f"s{g}", 0.0, 10.0) for a, g in zip(labels, groups, strict=True)],
+        embeddings=x,
+        styles=np.zeros((len(x), 8), np.float32),
+        refs={},
+        matching=matching,
+        projection=proj,
+    )
+    matcher = Matcher(catalog)
+    catalog.index = make_index(matcher.project(x))
+    return matcher
+
+
+def test_reach_is_a_line_from_the_least_alike_pair_to_where_resemblance_reads_99() -> None:
+    scale = Scale.of(np.linspace(0.2, 0.8, 1001))
+    reach = Reach.fit(np.array([-0.3, 0.1, np.nan, 0.5]), scale)
+    assert reach.low == pytest.approx(-0.3) and reach.high == scale.points[REACH_TOP]
+    assert reach.score(-0.3) == 0.0 and reach.score(reach.high) == pytest.approx(100.0)
+    mid = (reach.low + reach.high) / 2
+    assert reach.score(mid) == pytest.approx(50.0)
+    assert reach.score(-1.0) == 0.0 and reach.score(1.0) == 100.0  # clipped, never past
+    values = reach.score(np.linspace(-1, 1, 41))
+    assert np.all(np.diff(values) >= 0)
+    # nothing to place it from (one artist) or upside down: cosine 0 -> 0, 1 -> 100
+    assert Reach.fit(np.empty(0), Scale.of(np.array([-0.5, -0.4]))) == Reach(0.0, 1.0)
+
+
+def test_reach_reference_is_every_clip_against_every_other_artist() -> None:
+    x, labels, _ = _voices(5, clips=4)
+
+    def agg(sims: np.ndarray, gl: np.ndarray, n: int) -> np.ndarray:
+        return aggregate_rows(sims, gl, n, 1)
+
+    ref = reach_reference(x, labels, np.ones(len(x), bool), agg, chunk=3)
+    assert ref.size == len(x) * 4  # each of the 20 clips vs the 4 artists that are not its own
+    best_other = max(float((x[i] @ x[labels != labels[i]].T).max()) for i in range(len(x)))
+    assert ref.max() == pytest.approx(best_other, abs=1e-6)  # never its own artist (~1)
+    sampled = reach_reference(x, labels, np.ones(len(x), bool), agg, sample=6)
+    assert sampled.size == 6 * 4 and set(sampled.tolist()) <= set(ref.tolist())
+    recorded = np.arange(len(x)) % 2 == 0  # augmentations are gallery, never queries
+    assert reach_reference(x, labels, recorded, agg).size == recorded.sum() * 4
+
+
+def test_far_targets_move_with_reach_where_resemblance_reads_0() -> None:
+    """The issue's check on voices the catalogue never saw: two takes of different voices
+    toward the same far target (outside both takes' top 10) read different whole-point
+    reach on >= 90 % of pairs, where resemblance reads 0 for (nearly) all of them; two
+    takes of one voice move too (the practice flow's signed change)."""
+    x, labels, groups = _voices(40, seed=3, clips=4)
+    catalogue = labels < 32  # voices 32..39 are members, 4 takes each
+    m = _matcher(x[catalogue], labels[catalogue], groups[catalogue])
+    reach, resemblance, rank = [], [], []
+    for take in x[~catalogue]:
+        sims = m.artist_similarities(take)
+        found = [m.standing(sims, a) for a in m.catalog.artists]
+        reach.append([round(t.reach) for t, _ in found])
+        resemblance.append([round(t.score) for t, _ in found])
+        rank.append([r for _, r in found])
+    reach_, res_, rank_ = (np.array(v) for v in (reach, resemblance, rank))
+    who = labels[~catalogue]
+    differ, moved, floored = [], [], []
+    for i in range(len(who)):
+        for j in range(i + 1, len(who)):
+            far = (rank_[i] > 10) & (rank_[j] > 10)
+            (differ if who[i] != who[j] else moved).append(reach_[i, far] != reach_[j, far])
+            floored.append((res_[i, far] == 0) & (res_[j, far] == 0))
+    assert np.concatenate(differ).mean() >= 0.9
+    assert np.concatenate(moved).mean() >= 0.8
+    assert np.concatenate(floored).mean() >= 0.9  # what members saw before reach
+    # reach follows rank over the whole range: the closest high, the farthest low
+    by_rank = [np.median(reach_[rank_ == r]) for r in (1, 10, 20, 32)]
+    assert by_rank == sorted(by_rank, reverse=True) and by_rank[0] - by_rank[-1] > 40
+
+
+def test_a_target_none_of_whose_clips_was_fetched_is_measured_exactly(monkeypatch) -> None:
+    """In a catalogue bigger than the search (``MAX_SEARCH`` clips), a far artist has no
+    clip among those fetched: -1, reach 0. Given the note's embedding, ``standing``
+    measures it, as an exhaustive search would."""
+    from inference.catalog import matching
+
+    x, labels, groups = _voices(12, seed=4)
+    m = _matcher(x, labels, groups)
+    query = x[0] + 0.5 * x[-1]
+    exact = m.artist_similarities(query)  # every clip fetched
+    monkeypatch.setattr(matching, "MAX_SEARCH", 6)
+    sims = m.artist_similarities(query)
+    far = next(m.catalog.artists[i] for i in np.argsort(exact) if sims[i] == -1.0)
+    blind, _ = m.standing(sims, far)
+    assert blind.similarity == -1.0 and blind.reach == 0.0
+    seen, _ = m.standing(sims, far, query)
+    i = m.catalog.artists.index(far)
+    assert seen.similarity == pytest.approx(exact[i], abs=1e-5)
+    assert seen.reach == pytest.approx(float(m.reach.score(exact[i])), abs=1e-3)
+
+
+def test_the_shipped_demo_catalogue_places_reach_without_a_rebuild() -> None:
+    from inference.catalog.folder import Catalog
+    from inference.catalog.matching import Matcher
+    from inference.demo import SHIPPED_CATALOG
+
+    catalog = Catalog.load(SHIPPED_CATALOG)
+    assert "reach" not in catalog.matching  # nothing stored: placed from its clips
+    m = Matcher(catalog)
+    assert -1.0 <= m.reach.low < m.reach.high <= 1.0
+    sims = m.artist_similarities(catalog.embeddings[0])
+    matches = m.ranked(sims, top_k=len(catalog.artists))
+    assert all(0.0 <= t.reach <= 100.0 for t in matches)
+    assert [t.reach for t in matches] == sorted((t.reach for t in matches), reverse=True)

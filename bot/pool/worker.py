@@ -92,7 +92,9 @@ class WorkerCore:
         )
 
         options = PipelineOptions(
-            max_decode_seconds=config.max_note_seconds, threads=config.threads
+            max_decode_seconds=config.max_note_seconds,
+            threads=config.threads,
+            separator=getattr(config, "separator", ""),
         )
         # load the catalogue first: a bad path fails before seconds of model loading
         catalog = Catalog.load(config.catalog) if config.catalog else None
@@ -260,7 +262,7 @@ def _match_out(m: Any, language: str) -> MatchOut:
     from inference import artist_words
 
     words = artist_words(m.score, language)
-    return MatchOut(m.artist, m.score, m.demo, m.identity, m.maybe_self, words)
+    return MatchOut(m.artist, m.score, m.demo, m.identity, m.maybe_self, words, float(m.reach))
 
 
 def _values(style: Any) -> tuple[float, ...]:

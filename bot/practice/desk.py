@@ -1,6 +1,11 @@
 """The practice commands of the service: /target, /progress, /leaderboard, /share, and
 the history row and target line of every analysed note.
 
+A member's target is an artist (``/target <artist>``) or a timing goal (``/target
+tight``, ``/target tight 20``, ``/target pocket 60``: ``bot.practice.timing``), one at a
+time. The history keeps the artist as ``target`` (which the service sends to the
+workers) and the goal beside it, so a timing goal never reaches a worker as an artist.
+
 :class:`PracticeDesk` belongs to one :class:`~bot.service.RapService` (``service.practice``)
 and uses its store's history and its catalogue. Like the service, it never raises for a
 member's mistake and answers with a :class:`~bot.reply.Reply`. It runs no inference:
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Sequence
 
 from ..jobs import Analysis, CatalogInfo
@@ -19,6 +25,7 @@ from ..member import Member
 from ..reply import Reply
 from ..store.history import History, NewTake
 from . import replies as words
+from . import timing
 from .progress import close_artists, find_artist, progress
 
 log = logging.getLogger(__name__)
@@ -45,11 +52,16 @@ class PracticeDesk:
         key = (member.platform, member.member_id)
         lead = ""
         if result.target is not None:
-            before = await asyncio.to_thread(self.history.standing, *key, target)
+            by_reach = math.isfinite(result.target.reach)
+            before = await asyncio.to_thread(self.history.standing, *key, target, by_reach)
             count = len(result.artist_scores) or len(self.catalog.artists if self.catalog else ())
             lead = words.target_line(result.target, result.target_rank, count, before, language)
         elif target:
             lead = words.target_gone(target, language)
+        elif goal := timing.parse_goal(await asyncio.to_thread(self.history.timing_goal, *key)):
+            takes = await asyncio.to_thread(self.history.takes, *key)
+            before_goal = timing.standing(takes, goal)
+            lead = words.timing_line(goal, result.rhythm, before_goal, language)
         await asyncio.to_thread(self.history.record, member, self._take(target, result))
         return lead
 
@@ -59,7 +71,8 @@ class PracticeDesk:
         if len(scores) != len(artists):  # the workers serve another artist list: no scores
             log.warning("%d artist scores for %d artists: not kept", len(scores), len(artists))
             artists, scores = (), ()
-        t, top = result.target, result.matches[0]
+        t, top, rhythm = result.target, result.matches[0], result.rhythm
+        reach = {m.artist: m.reach for m in (*result.matches, *([t] if t else []))}
         return NewTake(
             target=t.artist if t else "",
             target_score=t.score if t else None,
@@ -69,20 +82,33 @@ class PracticeDesk:
             style=result.voice.style,
             artists=artists,
             scores=scores,
+            reaches=tuple(reach.get(a, math.nan) for a in artists),
+            grid=rhythm.grid if rhythm else "",
+            offset_ms=rhythm.offset_ms if rhythm else math.nan,
+            tightness_ms=rhythm.tightness_ms if rhythm else math.nan,
+            on_grid_share=rhythm.on_grid_share if rhythm else math.nan,
         )
 
     # ---- commands ------------------------------------------------------------------------
     async def target(self, member: Member, arg: str, language: str) -> Reply:
-        """/target (show), /target <artist> (set), /target clear."""
+        """/target (show), /target <artist> or <timing goal> (set), /target clear. An
+        artist's name wins over a goal's words (an artist called "Tight")."""
         key = (member.platform, member.member_id)
         current = await asyncio.to_thread(self.history.target, *key)
+        goal = timing.parse_goal(await asyncio.to_thread(self.history.timing_goal, *key))
         name = " ".join(arg.split())
         if not name:
-            return Reply(words.target_shown(current, language))
-        if name.casefold() in CLEAR_WORDS and find_artist(name, self.artist_names()) is None:
-            await asyncio.to_thread(self.history.set_target, *key, "")
-            return Reply(words.target_cleared(current, language))
+            return Reply(words.target_shown(current, language, goal))
         artist = find_artist(name, self.artist_names())
+        if name.casefold() in CLEAR_WORDS and artist is None:
+            await asyncio.to_thread(self.history.set_target, *key, "")
+            return Reply(words.target_cleared(current or (goal.text if goal else ""), language))
+        if artist is None and timing.is_timing(name):
+            new = timing.parse_goal(name)
+            if new is None:
+                return Reply(words.goal_usage(language), ok=False)
+            await asyncio.to_thread(self.history.set_target, *key, "", new.text)
+            return Reply(words.goal_set(new, language))
         if artist is None:
             close = close_artists(name, self.artist_names())
             return Reply(words.target_unknown(name, close, language), ok=False)
@@ -111,8 +137,9 @@ class PracticeDesk:
         if len(takes) < 2:
             return Reply(words.progress_needs_takes(len(takes), language), ok=False)
         target = await asyncio.to_thread(self.history.target, *key)
+        goal = timing.parse_goal(await asyncio.to_thread(self.history.timing_goal, *key))
         artist = target or takes[-1].top_artist
-        chart = progress(takes, artist, self.catalog)
+        chart = progress(takes, artist, self.catalog, goal)
         png = await asyncio.to_thread(render_progress, chart, language)
         return Reply(words.progress_caption(chart, bool(target), language), png)
 

@@ -1,5 +1,6 @@
 """Practice over time, as data: finding the artist a member names, what a progress chart
-shows (scores over takes, the style features furthest from the target), leaderboards.
+shows (reach and resemblance over takes, timing over takes, the style features furthest
+from the target), leaderboards.
 
 Pure functions over the history's takes and the catalogue the workers serve; no I/O,
 no wording (``bot.practice_replies``) and no drawing (``bot.charts``).
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from ..jobs import CatalogInfo, StyleFeature
 from ..store.history import Take
+from .timing import BEAT, TimingGoal
 
 NOTICEABLE = 0.06  # as in the tips: a gap under 6 % of a feature's range is not one
 RECENT_TAKES = 3  # the gap to the target is judged on the mean of the latest takes
@@ -48,6 +50,25 @@ class Track:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """The member's timing over their takes (nan: a take not timed)."""
+
+    spreads: tuple[float, ...]  # tightness, ms: lower is tighter
+    offsets: tuple[float, ...]  # ms from the beat, positive = behind (beat notes only)
+    goal: TimingGoal | None  # the member's timing goal, if that is their target
+
+    def best(self) -> int | None:
+        """Index of the take closest to the goal (tightest without one; latest of equals)."""
+        goal = self.goal if self.goal is not None else TimingGoal("tight", None)
+        values = [
+            (-v, i)
+            for i, (off, spread) in enumerate(zip(self.offsets, self.spreads, strict=True))
+            if (v := goal.measure(BEAT if math.isfinite(off) else "", off, spread)) is not None
+        ]
+        return max(values)[1] if values else None
+
+
+@dataclass(frozen=True)
 class Progress:
     """What a /progress chart shows."""
 
@@ -55,26 +76,59 @@ class Progress:
     times: tuple[float, ...]  # unix seconds, oldest first
     scores: tuple[float, ...]  # resemblance to the artist per take (nan: not scored)
     tracks: tuple[Track, ...]  # the 2-3 features furthest from the artist, furthest first
+    reaches: tuple[float, ...] = ()  # reach toward the artist per take (nan: not scored)
+    timing: Timing | None = None  # None: no take was timed and no timing goal is set
+
+    @property
+    def by_reach(self) -> bool:
+        """Whether the chart leads with reach (some take has it) or resemblance."""
+        return any(math.isfinite(r) for r in self.reaches)
+
+    @property
+    def headline(self) -> tuple[float, ...]:
+        """The score the chart leads with, per take: reach, else resemblance."""
+        return self.reaches if self.by_reach else self.scores
 
     @property
     def best(self) -> int:
-        """Index of the best take (the latest of equals)."""
-        finite = [(s, i) for i, s in enumerate(self.scores) if math.isfinite(s)]
-        return max(finite)[1] if finite else len(self.scores) - 1
+        """Index of the best take by the headline score (the latest of equals)."""
+        finite = [(s, i) for i, s in enumerate(self.headline) if math.isfinite(s)]
+        return max(finite)[1] if finite else len(self.headline) - 1
 
 
-def progress(takes: Sequence[Take], artist: str, catalog: CatalogInfo | None) -> Progress:
-    """The chart's data for ``artist`` from a member's takes (oldest first)."""
+def progress(
+    takes: Sequence[Take],
+    artist: str,
+    catalog: CatalogInfo | None,
+    goal: TimingGoal | None = None,
+) -> Progress:
+    """The chart's data for ``artist`` (and the timing ``goal``) from a member's takes
+    (oldest first)."""
     takes = list(takes)[-MAX_CHART_TAKES:]
-    scores = tuple(_score(t, artist) for t in takes)
     return Progress(
-        artist, tuple(t.created_at for t in takes), scores, _tracks(takes, artist, catalog)
+        artist,
+        tuple(t.created_at for t in takes),
+        tuple(_score(t, artist) for t in takes),
+        _tracks(takes, artist, catalog),
+        tuple(_nan(t.reach_of(artist)) for t in takes),
+        _timing(takes, goal),
     )
 
 
 def _score(take: Take, artist: str) -> float:
-    value = take.target_score if take.target == artist else take.score_of(artist)
-    return float("nan") if value is None else float(value)
+    return _nan(take.target_score if take.target == artist else take.score_of(artist))
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _timing(takes: list[Take], goal: TimingGoal | None) -> Timing | None:
+    spreads = tuple(t.tightness_ms for t in takes)
+    if not any(math.isfinite(s) for s in spreads) and goal is None:
+        return None
+    offsets = tuple(t.offset_ms if t.grid == BEAT else math.nan for t in takes)
+    return Timing(spreads, offsets, goal)
 
 
 def _tracks(takes: list[Take], artist: str, catalog: CatalogInfo | None) -> tuple[Track, ...]:

@@ -4,9 +4,12 @@ who shares their takes on a server's leaderboard.
 A take row holds the time, the target and the resemblance to it, its rank, the top
 artist and score, the 8 style numbers, and the resemblance to every artist of the
 catalogue as one byte each (so progress and leaderboards work for any artist, and a
-change of target keeps the earlier takes comparable). No audio, no embedding. Rows older
-than the history period are deleted and never served; ``ProfileStore.forget`` deletes a
-member's rows with their profiles, in one transaction.
+change of target keeps the earlier takes comparable); the reach (the practice score with
+no floor) toward the artists the note was scored against (its top matches and target),
+one byte each as well; and its timing (grid kind, offset, tightness, on-grid share).
+No audio, no embedding. Rows older than the history period are deleted and never
+served; ``ProfileStore.forget`` deletes a member's rows with their profiles, in one
+transaction. Each member has one target: an artist, or a timing goal.
 
 It shares the :class:`~bot.store.profiles.ProfileStore`'s connection, lock and clock; calls are
 blocking and short (the service runs them in a thread). It computes nothing about voices.
@@ -39,6 +42,8 @@ class Database(Protocol):
 
 
 WEEK_S = 7 * 86400.0
+NO_REACH = 255  # a reach byte for an artist the note was not scored against
+NAN = float("nan")
 
 
 @dataclass(frozen=True)
@@ -65,10 +70,22 @@ class NewTake:
     style: tuple[float, ...]
     artists: tuple[str, ...]  # the catalogue's artists, in its order
     scores: tuple[float, ...]  # resemblance 0..100 to each of them
+    reaches: tuple[float, ...] = ()  # reach 0..100 to each of them (nan: not scored); ()
+    grid: str = ""  # the timing's grid: "beat", "own pulse"; "" not timed
+    offset_ms: float = NAN  # median deviation from the 16th grid, positive = behind
+    tightness_ms: float = NAN  # spread after each bar's own offset
+    on_grid_share: float = NAN  # 0..1 within 30 ms of the grid after the offset
 
     def score_bytes(self) -> bytes:
         values = np.clip(np.rint(np.nan_to_num(np.asarray(self.scores, float))), 0, 100)
         return values.astype(np.uint8).tobytes()
+
+    def reach_bytes(self) -> bytes | None:
+        if not self.reaches:
+            return None
+        values = np.asarray(self.reaches, float)
+        known = np.clip(np.rint(np.nan_to_num(values)), 0, 100)
+        return np.where(np.isfinite(values), known, NO_REACH).astype(np.uint8).tobytes()
 
 
 @dataclass(frozen=True)
@@ -86,11 +103,22 @@ class Take:
     style: tuple[float, ...]  # nan: not measured
     catalogue: Catalogue = field(repr=False)
     scores: bytes = field(repr=False)
+    reaches: bytes = field(default=b"", repr=False)  # NO_REACH: not scored against
+    grid: str = ""  # "" not timed (no rhythm, or kept before timing was)
+    offset_ms: float = NAN
+    tightness_ms: float = NAN
+    on_grid_share: float = NAN
 
     def score_of(self, artist: str) -> int | None:
         """This take's resemblance to ``artist`` (whole points), None if not in its catalogue."""
         i = self.catalogue.index.get(artist)
         return None if i is None or i >= len(self.scores) else self.scores[i]
+
+    def reach_of(self, artist: str) -> int | None:
+        """This take's reach toward ``artist`` (whole points), None if not scored."""
+        i = self.catalogue.index.get(artist)
+        value = None if i is None or i >= len(self.reaches) else self.reaches[i]
+        return None if value == NO_REACH else value
 
 
 @dataclass(frozen=True)
@@ -151,11 +179,17 @@ class History:
                 style,
                 self._catalogue_id(db, take.artists),
                 take.score_bytes(),
+                take.reach_bytes(),
+                take.grid,
+                _real(take.offset_ms),
+                _real(take.tightness_ms),
+                _real(take.on_grid_share),
             )
             db.execute(
                 "INSERT INTO takes (platform, scope, member_id, display_name, created_at, "
                 "target, target_score, target_rank, top_artist, top_score, style, catalog_id, "
-                "scores) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "scores, reaches, grid, offset_ms, tightness_ms, on_grid_share) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
 
@@ -187,12 +221,14 @@ class History:
     def _select(self, where: str, args: tuple) -> list[Take]:
         rows = self.store.read(
             "SELECT created_at, scope, display_name, target, target_score, target_rank, "
-            "top_artist, top_score, style, catalog_id, scores FROM takes "
-            f"WHERE {where} ORDER BY created_at, id",
+            "top_artist, top_score, style, catalog_id, scores, reaches, grid, offset_ms, "
+            f"tightness_ms, on_grid_share FROM takes WHERE {where} ORDER BY created_at, id",
             args,
         )
         out = []
-        for created, scope, name, target, t_score, t_rank, top, top_score, style, cat, sc in rows:
+        for row in rows:
+            created, scope, name, target, t_score, t_rank, top, top_score, style = row[:9]
+            cat, sc, reaches, grid, offset, tight, share = row[9:]
             out.append(
                 Take(
                     created,
@@ -206,16 +242,23 @@ class History:
                     tuple(math.nan if v is None else float(v) for v in json.loads(style)),
                     self._catalogue(cat),
                     bytes(sc),
+                    bytes(reaches or b""),
+                    grid,
+                    *(NAN if v is None else float(v) for v in (offset, tight, share)),
                 )
             )
         return out
 
-    def standing(self, platform: str, member_id: str, artist: str) -> Standing:
-        """The member's earlier takes against ``artist``: previous and best score."""
-        scores = [t.score_of(artist) for t in self.takes(platform, member_id)]
+    def standing(self, platform: str, member_id: str, artist: str, reach: bool = False) -> Standing:
+        """The member's earlier takes against ``artist``: previous and best score (with
+        ``reach``: reach, from the latest take that was scored against them)."""
+        takes = self.takes(platform, member_id)
+        scores: list[int | None] = [t.score_of(artist) for t in takes]
+        if reach:
+            scores = [r for r in (t.reach_of(artist) for t in takes) if r is not None]
         known = [s for s in scores if s is not None]
         previous = scores[-1] if scores else None
-        return Standing(previous, max(known) if known else None, len(scores))
+        return Standing(previous, max(known) if known else None, len(takes))
 
     def count(self, platform: str | None = None, member_id: str | None = None) -> int:
         where, args = "", []
@@ -234,6 +277,10 @@ class History:
     def target(self, platform: str, member_id: str) -> str:
         return self._member_field("target", platform, member_id)
 
+    def timing_goal(self, platform: str, member_id: str) -> str:
+        """The member's timing goal as they set it ("tight", "pocket 60"; "" none)."""
+        return self._member_field("timing_goal", platform, member_id)
+
     def locale(self, platform: str, member_id: str) -> str:
         return self._member_field("locale", platform, member_id)
 
@@ -244,9 +291,17 @@ class History:
         )
         return rows[0][0] if rows else ""
 
-    def set_target(self, platform: str, member_id: str, artist: str) -> None:
-        """Set (or with "" clear) the artist this member practises toward."""
-        self._set_member_field("target", platform, member_id, artist)
+    def set_target(self, platform: str, member_id: str, artist: str, timing: str = "") -> None:
+        """Set what this member practises toward: an artist or a timing goal (one at a
+        time: setting either clears the other; both "" clear the target)."""
+        with self.store.write() as db:
+            db.execute(
+                "INSERT INTO members (platform, member_id, target, timing_goal, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, member_id) DO UPDATE SET "
+                "target = excluded.target, timing_goal = excluded.timing_goal, "
+                "updated_at = excluded.updated_at",
+                (platform, member_id, artist, timing, self.store.clock()),
+            )
 
     def remember_locale(self, platform: str, member_id: str, locale: str) -> None:
         """Keep the locale a platform reported, for replies where it reports none."""
@@ -312,8 +367,14 @@ class History:
         key = (platform, member_id)
         takes = db.execute("DELETE FROM takes WHERE platform = ? AND member_id = ?", key).rowcount
         target = db.execute(
-            "SELECT 1 FROM members WHERE platform = ? AND member_id = ? AND target != ''", key
+            "SELECT 1 FROM members WHERE platform = ? AND member_id = ? "
+            "AND (target != '' OR timing_goal != '')",
+            key,
         ).fetchone()
         db.execute("DELETE FROM members WHERE platform = ? AND member_id = ?", key)
         shares = db.execute("DELETE FROM shares WHERE platform = ? AND member_id = ?", key).rowcount
         return Forgotten({}, takes, target is not None, shares)
+
+
+def _real(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None

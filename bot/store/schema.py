@@ -9,6 +9,10 @@ Version 1: ``profiles`` (the latest analyses, for /compare).
 Version 2: the practice history: ``takes`` (one small row per analysed note: no audio,
 no embedding), ``catalogs`` (the artist list a take's scores are aligned with),
 ``members`` (target and locale per member) and ``shares`` (leaderboard opt-ins).
+Version 3: per take, the reach (the practice score that has no floor) toward the artists
+the note was scored against, and its timing (grid kind, offset, tightness, on-grid
+share); per member, a timing goal (a target that is not an artist). Columns are added
+with defaults, so every earlier row stays and reads as "not measured".
 """
 
 from __future__ import annotations
@@ -78,7 +82,24 @@ CREATE TABLE shares (
 )
 """
 
-STEPS = (_V1, _V2)  # step i brings a database from version i to i + 1
+_V3 = """
+-- comments above each statement (ADD COLUMN copies a trailing one into the table's SQL)
+-- and never a semicolon in one (the steps are split on them)
+-- uint8 reach 0..100 toward each catalogue artist, 255 not scored (NULL: kept before v3)
+ALTER TABLE takes ADD COLUMN reaches BLOB;
+-- the timing's grid: 'beat' or 'own pulse', '' when not timed
+ALTER TABLE takes ADD COLUMN grid TEXT NOT NULL DEFAULT '';
+-- median deviation from the 16th grid in ms, positive = behind the beat
+ALTER TABLE takes ADD COLUMN offset_ms REAL;
+-- spread of the deviations after each bar's own offset, ms
+ALTER TABLE takes ADD COLUMN tightness_ms REAL;
+-- share of syllables within 30 ms of the grid after the offset, 0..1
+ALTER TABLE takes ADD COLUMN on_grid_share REAL;
+-- a target that is not an artist, as set: 'tight', 'tight 20', 'pocket 60'
+ALTER TABLE members ADD COLUMN timing_goal TEXT NOT NULL DEFAULT ''
+"""
+
+STEPS = (_V1, _V2, _V3)  # step i brings a database from version i to i + 1
 SCHEMA_VERSION = len(STEPS)
 
 

@@ -37,7 +37,7 @@ COMMANDS = (  # (command, description: an English message id)
     ("help", N_("What I do and how to use me")),
     ("artists", N_("The artists I compare you with")),
     ("compare", N_("Compare two voices (reply, or @name)")),
-    ("target", N_("Set, show or clear the artist you practise toward")),
+    ("target", N_("Set, show or clear your target: an artist or a timing goal")),
     ("progress", N_("A chart of your takes against your target")),
     ("leaderboard", N_("Who here came closest to an artist this week")),
     ("share", N_("Show your takes on this group's leaderboards (on/off)")),

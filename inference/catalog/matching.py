@@ -25,6 +25,7 @@ Fitting happens when a catalogue is built (``fit_matching``); ``Matcher`` only a
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -33,6 +34,7 @@ import scipy.special
 
 from ..types import Match
 from ..voice.base import l2_normalize
+from . import resemblance
 from .folder import Catalog
 from .resemblance import REFERENCE_FOLDS, FitSpace, HeldOut, Scale, held_out_artists, nearest
 
@@ -99,6 +101,8 @@ class Matcher:
         self._projection = catalog.projection
         self.resemblance = Scale.from_json(m["resemblance"])
         self.pair_resemblance = Scale.from_json(m["pair_resemblance"])
+        agg = functools.partial(aggregate_rows, top_n=self.top_n)
+        self.reach = resemblance.Reach.of(catalog, self.project, agg, self.resemblance)
 
     def project(self, embeddings: np.ndarray) -> np.ndarray:
         """Encoder embeddings (n, dim) or (dim,) to unit vectors in matching space."""
@@ -122,10 +126,17 @@ class Matcher:
         order = np.argsort(-sims)[: max(1, top_k)]
         return tuple(self._match(int(i), sims) for i in order)
 
-    def standing(self, sims: np.ndarray, artist: str) -> tuple[Match, int]:
-        """One artist's Match from the same similarities, and its rank among all the
-        catalogue's artists (1 = closest): a member's target, without another search."""
+    def standing(
+        self, sims: np.ndarray, artist: str, embedding: np.ndarray | None = None
+    ) -> tuple[Match, int]:
+        """One artist's Match from the same similarities and its rank (1 = closest): a
+        member's target, without another search; given the ``embedding``, an artist none
+        of whose clips was fetched (-1: far, in a big catalogue) is measured exactly."""
         i = self.catalog.artists.index(artist)
+        if sims[i] == -1.0 and embedding is not None:
+            mine = self.project(self.catalog.embeddings[self.catalog.clip_artist == i])
+            sims = sims.copy()
+            sims[i] = np.sort(mine @ self.project(embedding))[-self.top_n :].mean()
         return self._match(i, sims), 1 + int(np.sum(sims > sims[i]))
 
     def _match(self, i: int, sims: np.ndarray) -> Match:
@@ -135,6 +146,7 @@ class Matcher:
             float(sims[i]),
             self.catalog.artists[i] in self.catalog.demo_artists,
             identity=score(float(sims[i]), self.rank_calibration),
+            reach=float(self.reach.score(float(sims[i]))),
         )
 
     def pair(self, emb_a: np.ndarray, emb_b: np.ndarray) -> tuple[float, float, float]:

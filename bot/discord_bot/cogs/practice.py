@@ -40,9 +40,11 @@ class PracticeCog(commands.Cog):
         await interaction.response.send_message(clip(text), ephemeral=ephemeral)
 
     @app_commands.command(
-        name="target", description=N_("Set, show or clear the artist you practise toward")
+        name="target", description=N_("Set, show or clear your target: an artist or a timing goal")
     )
-    @app_commands.describe(artist=N_("An artist of the catalogue, or 'clear'; empty: show it"))
+    @app_commands.describe(
+        artist=N_("An artist, 'tight', 'tight <ms>', 'pocket <ms>' or 'clear'; empty: show it")
+    )
     async def target(self, interaction: discord.Interaction, artist: str = "") -> None:
         member = invoker(interaction)
         lang = await self.service.language_of(member, remember=True)
