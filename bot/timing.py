@@ -74,16 +74,16 @@ def _tip(r: RhythmOut, on_beat: bool, language: str) -> str:
         return text.format(pocket=_pocket(off, language), bars=bars)
     if not on_beat and math.isfinite(r.tempo_drift_pct) and abs(r.tempo_drift_pct) > DRIFT_PCT:
         if r.tempo_drift_pct > 0:
-            text = _("you speed up {pct} % from start to end. Keep your pulse steady: tap a foot.")
+            text = _("you speed up {pct} from start to end. Keep your pulse steady: tap a foot.")
         else:
-            text = _("you slow down {pct} % from start to end. Keep your pulse steady: tap a foot.")
-        return text.format(pct=f"{abs(r.tempo_drift_pct):.0f}")
-    share = f"{100 * r.on_grid_share:.0f}"
+            text = _("you slow down {pct} from start to end. Keep your pulse steady: tap a foot.")
+        return text.format(pct=f"{abs(r.tempo_drift_pct):.0f} %")
+    share = f"{100 * r.on_grid_share:.0f} %"
     if on_beat:
-        return _("{pocket}, ±{spread} ms, {share} % on the grid. Keep that pocket.").format(
+        return _("{pocket}, ±{spread} ms, {share} on the grid. Keep that pocket.").format(
             pocket=_pocket(off, language), spread=spread, share=share
         )
-    return _("steady: ±{spread} ms, {share} % on your grid. Now try it over a beat.").format(
+    return _("steady: ±{spread} ms, {share} on your grid. Now try it over a beat.").format(
         spread=spread, share=share
     )
 

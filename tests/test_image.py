@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import librosa
 import numpy as np
@@ -17,8 +18,17 @@ from inference.constants import (
     N_MELS,
     SAMPLE_RATE,
 )
+from inference.picture.fonts import image_language
 from inference.picture.image import mel_image, render_analysis, render_comparison, warmup
-from inference.types import Match, StyleProfile
+from inference.picture.rhythm import (
+    FAR_COLOUR,
+    MAX_BARS,
+    MID_COLOUR,
+    NEAR_COLOUR,
+    rhythm_height,
+)
+from inference.picture.sheet import GAP, HEADER_H, SCORE_ROW_H, SPECS_H, STYLES_H
+from inference.types import Match, Rhythm, StyleProfile, Syllable
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PNG_BYTES = 500 * 1024
@@ -230,3 +240,100 @@ def test_worst_case_png_stays_under_budget():
 
 def test_warmup_runs():
     warmup()
+
+
+# --------------------------------------------------------------------------- rhythm
+
+
+def rhythm(
+    bars: int = 3,
+    *,
+    grid: str = "beat",
+    per_bar: tuple[int, ...] = (0, 2, 4, 6, 8, 11, 12, 14),
+    offsets: tuple[float, ...] = (-75.0, -40.0, -10.0, 0.0, 20.0, 45.0, 70.0, float("nan")),
+    bar_offset: float = 42.0,
+) -> Rhythm:
+    """A note on a 92 BPM grid: ``per_bar`` slots in each of ``bars`` bars, deviations
+    cycling through ``offsets`` (every colour, early and late, and a nan)."""
+    beat_s = 60.0 / 92.0
+    syllables = tuple(
+        Syllable(b * 4 * beat_s + k * beat_s / 4, b, k, offsets[i % len(offsets)])
+        for b in range(bars)
+        for i, k in enumerate(per_bar)
+    )
+    return Rhythm(
+        grid=grid,
+        bpm=92.0,
+        beat_s=beat_s,
+        downbeat_s=0.2,
+        swing=0.5,
+        offset_ms=40.0,
+        tightness_ms=22.0,
+        on_grid_share=0.6,
+        syllables_per_beat=2.0,
+        bar_density_change=1.0,
+        rests=(0.1, 0.1, 0.2, 0.6),
+        tempo_drift_pct=0.0,
+        bar_offsets_ms=tuple(bar_offset + 5 * b for b in range(bars)),
+        syllables=syllables,
+    )
+
+
+def test_rhythm_section_grows_the_image(mels):
+    plain = decode_png(render_analysis(mels[0], STYLE, matches(3), mels[1], STYLE))
+    timed = decode_png(
+        render_analysis(mels[0], STYLE, matches(3), mels[1], STYLE, rhythm=rhythm(3))
+    )
+    assert timed.width == WIDTH
+    assert timed.height == plain.height + GAP + rhythm_height(rhythm(3))
+    assert rhythm_height(rhythm(5)) > rhythm_height(rhythm(3)) > 0
+
+
+def test_rhythm_none_keeps_the_image_as_it_was(mels):
+    """No rhythm (None or no syllables) draws exactly the image of before: same bytes."""
+    args = (mels[0], STYLE, matches(3), mels[1], STYLE)
+    plain = render_analysis(*args)
+    # The layout's height without the section: header, spectrograms, styles, 3 scores.
+    height = HEADER_H + SPECS_H + GAP + STYLES_H + GAP + 70 + 3 * SCORE_ROW_H + 20
+    assert decode_png(plain).height == height
+    assert render_analysis(*args, rhythm=None) == plain
+    empty = replace(rhythm(4), syllables=())
+    assert rhythm_height(empty) == 0
+    assert render_analysis(*args, rhythm=empty) == plain
+
+
+def test_rhythm_dots_show_every_colour(mels):
+    png = render_analysis(mels[0], STYLE, matches(1), mels[1], STYLE, rhythm=rhythm(2))
+    rgb = np.asarray(decode_png(png).convert("RGB")).reshape(-1, 3).astype(int)
+    for colour in (NEAR_COLOUR, MID_COLOUR, FAR_COLOUR):
+        want = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(rgb - want).sum(axis=1) < 12).sum() > 100, colour
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+@pytest.mark.parametrize("grid", ["beat", "own pulse"])
+def test_rhythm_renders_in_both_languages(mels, language, grid):
+    r = rhythm(MAX_BARS + 3, grid=grid)  # more bars than shown: the rest are summarised
+    png = render_analysis(mels[0], STYLE, matches(2), None, None, language=language, rhythm=r)
+    plain = render_analysis(mels[0], STYLE, matches(2), None, None, language=language)
+    assert decode_png(png).height == decode_png(plain).height + GAP + rhythm_height(r)
+    if language != "en" and image_language(language) == language:  # a Hangul font is here
+        assert png != render_analysis(mels[0], STYLE, matches(2), None, None, rhythm=r)
+
+
+def test_rhythm_with_nan_and_odd_values_does_not_crash(mels):
+    nan = float("nan")
+    odd = (
+        Syllable(0.1, 0, 0, nan),
+        Syllable(0.2, 0, 15, 500.0),  # beyond half a 16th: kept inside the row
+        Syllable(0.3, 0, 19, -500.0),  # a slot out of range
+        Syllable(0.4, 13, 3, 10.0),  # a bar beyond bar_offsets_ms
+        Syllable(0.5, -1, 3, 10.0),  # a bar before the first: not drawn
+    )
+    r = replace(rhythm(2), syllables=odd, bar_offsets_ms=(nan, nan), bpm=nan, beat_s=nan)
+    r = replace(r, offset_ms=nan, tightness_ms=nan, swing=nan)
+    for grid in ("beat", "own pulse"):
+        png = render_analysis(mels[0], STYLE, matches(1), None, None, rhythm=replace(r, grid=grid))
+        assert decode_png(png).width == WIDTH
+    summary = replace(rhythm(MAX_BARS + 1), bar_offsets_ms=(nan,) * (MAX_BARS + 1))
+    decode_png(render_analysis(mels[0], STYLE, matches(1), None, None, rhythm=summary))

@@ -58,7 +58,7 @@ def test_rushing_comes_before_looseness() -> None:
 def test_own_pulse_talks_about_the_pulse() -> None:
     text = line(grid="own pulse", tempo_drift_pct=-7.0)
     assert text.startswith("Timing (your own pulse, 92 BPM): you slow down 7 %")
-    assert "steady: ±21 ms" in line(grid="own pulse", tempo_drift_pct=1.0)
+    assert "steady: ±21 ms, 81 % on your grid" in line(grid="own pulse", tempo_drift_pct=1.0)
     assert "behind the beat" not in line(grid="own pulse", tempo_drift_pct=1.0)
 
 

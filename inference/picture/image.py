@@ -21,9 +21,10 @@ import numpy as np
 
 from ..catalog.resemblance import artist_words, pair_words
 from ..constants import SAMPLE_RATE
-from ..types import Match, StyleProfile
+from ..types import Match, Rhythm, StyleProfile
 from . import fonts
 from .mel import mel_image
+from .rhythm import draw_rhythm, rhythm_height
 from .sheet import (
     GAP,
     HEADER_H,
@@ -66,21 +67,28 @@ def render_analysis(
     member_label: str = "",
     language: str = "en",
     target: TargetView | None = None,
+    rhythm: Rhythm | None = None,
 ) -> bytes:
-    """PNG of one analysis: spectrograms, style profiles and the top-k scores.
+    """PNG of one analysis: spectrograms, style profiles, the note's timing and the
+    top-k scores.
 
     The member's spectrogram sits above the artist's on one colour scale and one 0..30 s
     axis: ``matches[0].artist``, or the member's ``target`` when one is given (the
     header then leads with it: score, rank in the catalogue, top match).
     ``artist_mel``/``artist_style`` are that artist's and may be None (drawn as
     missing). ``member_label`` "" is "You". Labels are in ``language`` (English when no
-    font for it is installed). Returns PNG bytes, 1080 px wide; the height grows with
-    ``len(matches)``.
+    font for it is installed). ``rhythm``, when given with syllables, adds its section
+    (``rhythm.draw_rhythm``) below the style bars; None draws the image without it.
+    Returns PNG bytes, 1080 px wide; the height grows with ``len(matches)`` and the
+    rhythm's bars.
     """
     start = time.perf_counter()
     language = fonts.image_language(language)
     rows = max(len(matches), 1)
-    s = Sheet(HEADER_H + SPECS_H + GAP + STYLES_H + GAP + 70 + rows * SCORE_ROW_H + 20, language)
+    timing_h = rhythm_height(rhythm)
+    extra = GAP + timing_h if timing_h else 0
+    height = HEADER_H + SPECS_H + GAP + STYLES_H + GAP + 70 + rows * SCORE_ROW_H + 20
+    s = Sheet(height + extra, language)
     name = "" if member_label.strip().lower() == "you" else display_name(member_label)
     focus = target.match if target else (matches[0] if matches else None)
     artist = (display_name(focus.artist) or "?") if focus else s._("no match")
@@ -89,6 +97,8 @@ def render_analysis(
     draw_header(s, _intro(s, name, target is not None), _headline(s, focus), caption)
     y = draw_spectrograms(s, HEADER_H, (member_mel, artist_mel), (label, artist))
     y = draw_styles(s, y + GAP, (member_style, artist_style), (label, artist))
+    if rhythm is not None and timing_h:
+        y = draw_rhythm(s, y + GAP, rhythm)
     draw_scores(s, y + GAP, matches, target.match.artist if target else "")
     png = s.png()
     log.debug("analysis image: %d bytes in %.0f ms", len(png), _ms_since(start))

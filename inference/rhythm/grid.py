@@ -35,6 +35,7 @@ FINE_STEP = 0.0005  # in steps of 0.05 %
 # The onset strength rises a frame before a hit lands (its 64 ms window reaches it first):
 # 15 / 9 / 15 ms early on numpy / FluidR3 / TimGM6mb beats against their written grid
 ONSET_LEAD_S = 0.013
+SPECTRUM_SIZE = 1 << 17  # 10 ms frames: 0.00076 Hz (0.05 BPM) between bins
 SUBDIVISIONS = (1, 2, 3, 4)  # beat, 8th, 8th triplet, 16th: the rates a beat's hits follow
 MIN_PULSE_STRENGTH = 0.08  # below this normalised comb energy the accompaniment has no pulse
 PREFERRED_BPM = (75.0, 150.0)  # the grid's tempo is halved or doubled into this range
@@ -44,7 +45,6 @@ SWING_MIN_GAIN = 1.15  # a swung grid must fit this much better than a straight 
 OWN_BPM_RANGE = (60.0, 160.0)
 OWN_STEP_BPM = 0.25
 OWN_COARSER_SHARE = 0.8
-MIN_OWN_STRENGTH = 0.25  # resultant length below which the syllables follow no pulse
 
 
 @dataclass(frozen=True)
@@ -111,17 +111,21 @@ def beat_grid(beat: np.ndarray) -> Grid | None:
         return None
     env = full - full.mean()
     frame_s = BEAT_HOP / SAMPLE_RATE
-    t = np.arange(env.size) * frame_s
     norm = float(np.sqrt(np.sum(env * env) * env.size)) + 1e-12
+    # the onset strength's spectrum, zero-padded so fine that reading it at any rate is a
+    # linear interpolation (0.05 BPM between bins): the Fourier sum at that rate
+    spectrum = np.fft.rfft(env, n=SPECTRUM_SIZE)
+    bin_hz = 1.0 / (frame_s * SPECTRUM_SIZE)
+    bins = np.arange(spectrum.size)
 
     def comb(bpms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per tempo: the onset energy at its beat, 8th, triplet and 16th rates, and the
         beat-rate Fourier sum (its angle is the beat's phase)."""
-        f = bpms / 60.0
+        f = bpms / 60.0 / bin_hz
         score = np.zeros(bpms.size)
         z1 = np.zeros(bpms.size, dtype=complex)
         for k in SUBDIVISIONS:
-            z = np.exp(-2j * np.pi * k * np.outer(f, t)) @ env
+            z = np.interp(k * f, bins, spectrum.real) + 1j * np.interp(k * f, bins, spectrum.imag)
             score += np.abs(z) / norm
             if k == 1:
                 z1 = z
@@ -139,7 +143,7 @@ def beat_grid(beat: np.ndarray) -> Grid | None:
     bpm, z1 = float(fine[i]), complex(fphase[i])
     period = 60.0 / bpm
     # the beat pulses where the fundamental's phase points: e^{-i 2 pi f t} summed
-    first_beat = (-np.angle(z1) / (2 * np.pi)) % 1.0 * period
+    first_beat = float((-np.angle(z1) / (2 * np.pi)) % 1.0 * period)
     first_beat = _beat_phase(env, frame_s, period, first_beat) + ONSET_LEAD_S
     downbeat = _downbeat(low, frame_s, period, first_beat)
     swing = _beat_swing(env, frame_s, period, downbeat)
@@ -196,17 +200,18 @@ def _beat_swing(env: np.ndarray, frame_s: float, period: float, downbeat: float)
 
 # ---- from the syllables ------------------------------------------------------------------
 def own_pulse(onsets: np.ndarray) -> Grid | None:
-    """The member's own pulse from syllable onsets (s); None when they follow no pulse."""
+    """The member's own pulse from syllable onsets (s): the best fit, however loose (the
+    metrics then say how loose); None under 8 onsets."""
     onsets = np.asarray(onsets, dtype=float)
     if onsets.size < 8:
         return None
     bpms = np.arange(*OWN_BPM_RANGE, OWN_STEP_BPM)
     q = 60.0 / bpms / SLOTS_PER_BEAT  # 16th periods
     z = np.exp(2j * np.pi * np.outer(1.0 / q, onsets)).mean(axis=1)
-    r = np.abs(z)
+    z8 = np.exp(1j * np.pi * np.outer(1.0 / q, onsets)).mean(axis=1)
+    # the 16th's coherence, and the 8th's, which loose timing blurs less
+    r = np.abs(z) + np.abs(z8)
     best = int(np.argmax(r))
-    if r[best] < MIN_OWN_STRENGTH:
-        return None
     # finer grids (higher tempos) always fit as well: the coarsest almost as good wins
     good = np.flatnonzero(r >= OWN_COARSER_SHARE * r[best])
     pick = int(good[np.argmin(bpms[good])])
@@ -239,10 +244,11 @@ def own_pulse(onsets: np.ndarray) -> Grid | None:
     return Grid("own pulse", grid.beat_s, a, syllable_swing(onsets, grid), drift)
 
 
-def syllable_swing(onsets: np.ndarray, grid: Grid) -> float:
+def syllable_swing(onsets: np.ndarray, grid: Grid, offset_s: float = 0.0) -> float:
     """Where the member's off-beat 16ths sit in their 8th: the median position of the
-    syllables that fall between the 8ths (0.5 when none do)."""
-    straight = Grid(grid.kind, grid.beat_s, grid.downbeat_s, 0.5, grid.drift)
+    syllables that fall between the 8ths (0.5 when none do), after the member's offset
+    (a rapper 80 ms behind a straight beat is late, not swung)."""
+    straight = Grid(grid.kind, grid.beat_s, grid.downbeat_s + offset_s, 0.5, grid.drift)
     n = straight.sixteenths(onsets)
     u = (n / 2) % 1.0  # position within the 8th
     off = u[(u > 0.3) & (u < 0.8)]

@@ -32,6 +32,7 @@ MIN_BAR_SYLLABLES = 3  # a bar's own offset needs this many syllables
 MIN_REST_SECONDS = 0.25  # a pause this long is a breath / rest
 MAD_TO_SIGMA = 1.4826
 MIN_EIGHTH_RESULTANT = 0.3  # below it, the onsets' place in their 8th says no offset
+LATE_BIAS_S = 0.01  # an offset within a 16th is read in [-q/2 + this, q/2 + this)
 
 
 def place(onsets: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -42,18 +43,22 @@ def place(onsets: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.nd
     mean of the onsets' place in their 8th (so it may be up to a 16th either way; in
     their 16th when the onsets fill every 16th evenly and the 8ths say nothing)."""
     n = grid.sixteenths(onsets)
-    nearest = np.round(n - _circular_offset(n))
+    nearest = np.round(n - _circular_offset(n, grid.beat_s / SLOTS_PER_BEAT))
     deviation = (onsets - grid.time_of(nearest)) * 1000.0
     bars = np.floor_divide(nearest, SLOTS_PER_BAR).astype(int)
     return nearest.astype(int), bars, deviation
 
 
-def _circular_offset(n: np.ndarray) -> float:
-    """The members' offset in 16ths, from the circular mean at the 8th, else the 16th."""
+def _circular_offset(n: np.ndarray, sixteenth_s: float) -> float:
+    """The member's offset in 16ths, from the circular mean at the 8th, else the 16th
+    (then wrapped toward late by LATE_BIAS_S: half a 16th late or early look the same on a
+    16th grid, and rappers sit behind the beat far more often than ahead of it)."""
     z8 = np.exp(1j * np.pi * n).mean()  # one turn per 8th (2 16ths)
     if abs(z8) >= MIN_EIGHTH_RESULTANT:
         return float(np.angle(z8) / np.pi)
-    return float(np.angle(np.exp(2j * np.pi * n).mean()) / (2 * np.pi))
+    offset = float(np.angle(np.exp(2j * np.pi * n).mean()) / (2 * np.pi))
+    bias = LATE_BIAS_S / sixteenth_s
+    return offset + 1.0 if offset < bias - 0.5 else offset
 
 
 def rhythm(onsets: np.ndarray, grid: Grid, speech: np.ndarray | None, window_s: float) -> Rhythm:
@@ -93,7 +98,7 @@ def rhythm(onsets: np.ndarray, grid: Grid, speech: np.ndarray | None, window_s: 
         bpm=float(grid.bpm),
         beat_s=float(grid.beat_s),
         downbeat_s=float(grid.downbeat_s + first_bar * BEATS_PER_BAR * grid.beat_s),
-        swing=syllable_swing(onsets, grid) if grid.kind == "beat" else grid.swing,
+        swing=syllable_swing(onsets, grid, offset / 1000) if grid.kind == "beat" else grid.swing,
         offset_ms=offset,
         tightness_ms=tightness,
         on_grid_share=float(np.mean(np.abs(dev - offset) <= ON_GRID_MS)),
