@@ -278,6 +278,11 @@ def clean(wav: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _check(wav).copy()
 
 
+def first_seconds(wav: np.ndarray, rng: np.random.Generator, seconds: float = 5.0) -> np.ndarray:
+    """A short take: the query's first ``seconds`` (the whole query when shorter)."""
+    return _check(wav)[: int(seconds * SAMPLE_RATE)].copy()
+
+
 def _without_rng(
     fn: Callable[..., np.ndarray], wav: np.ndarray, rng: np.random.Generator, **kwargs: float
 ) -> np.ndarray:
@@ -295,4 +300,5 @@ CONDITIONS: dict[str, Condition] = {
     "beat_5db": partial(add_beat, snr_db=5.0),
     "low_bitrate": partial(_without_rng, opus_roundtrip, bitrate_kbps=8),
     "noise_10db": partial(add_noise, snr_db=10.0),
+    "short_5s": first_seconds,
 }

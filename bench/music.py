@@ -127,6 +127,12 @@ def beat_only(family: str, seconds: float = 20.0) -> list[np.ndarray]:
     return [b.audio[:n].copy() for b in beat_pool(family, full_mix=False)]
 
 
+def _short_music(wav: np.ndarray, rng: np.random.Generator, family: str) -> np.ndarray:
+    """The query's first 5 s over a beat of ``family``."""
+    return add_music(wav[: int(5.0 * SAMPLE_RATE)], rng, family=family)
+
+
 MUSIC_CONDITIONS: dict[str, Condition] = {
-    f"music_{family}": partial(add_music, family=family) for family in FAMILIES
+    **{f"music_{family}": partial(add_music, family=family) for family in FAMILIES},
+    **{f"short_5s_{family}": partial(_short_music, family=family) for family in FAMILIES},
 }
