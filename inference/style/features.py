@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
+import scipy.signal
 import scipy.sparse
 from scipy.signal import find_peaks
 
@@ -48,6 +49,8 @@ PITCH_HOP = 2 * HOP_LENGTH  # 20 ms: plenty for a median and a range, half YIN's
 MIN_PERIODICITY = 0.5  # normalised autocorrelation at the YIN period; noise stays < ~0.3
 PITCH_RANGE_DB = 30.0  # frames this far below the loud voiced frames give no pitch
 MIN_PITCHED_FRAMES = 10  # 200 ms of pitched voice, or pitch is not reported
+PITCH_CONTINUITY_FRAMES = 7  # over a beat: the median of 7 pitched frames around each...
+PITCH_JUMP_SEMITONES = 3.0  # ...that a frame may not leave by more than this
 
 # Tempo: onsets from the drum bands only (kick below, hats and snare noise above the voice):
 # over the whole band a voice 10-20 dB above its beat hides the beat. On 83 synthetic beat
@@ -113,7 +116,7 @@ def compute_style(
     voiced = _to_frames(vad, n_frames)
     frame_db = 10.0 * np.log10(_frame_power(power) + _EPS)
 
-    pitch_median, pitch_range = _pitch(wav, voiced, frame_db)
+    pitch_median, pitch_range = _pitch(wav, voiced, frame_db, continuous=beat is not None)
     energy, dynamics = _energy(frame_db[voiced], gain_db)
     tempo = beat_tempo(_check_input(beat, sr)) if beat is not None else _tempo(power)
     return StyleProfile(
@@ -333,8 +336,13 @@ def _syllable_rate(power: np.ndarray, voiced: np.ndarray, speaking_seconds: floa
     return float(np.count_nonzero(voiced[peaks]) / speaking_seconds)
 
 
-def _pitch(wav: np.ndarray, voiced: np.ndarray, frame_db: np.ndarray) -> tuple[float, float]:
-    """(median f0 in Hz, 10th-90th percentile range in semitones) of trustworthy frames."""
+def _pitch(
+    wav: np.ndarray, voiced: np.ndarray, frame_db: np.ndarray, continuous: bool = False
+) -> tuple[float, float]:
+    """(median f0 in Hz, 10th-90th percentile range in semitones) of trustworthy frames;
+    ``continuous`` (a voice isolated from a beat) also drops frames that jump more than
+    PITCH_JUMP_SEMITONES from their neighbours' median: what the separator leaves of a
+    melody, and octave slips, do; a voice glides."""
     nan = float("nan")
     if not voiced.any():
         return nan, nan
@@ -358,7 +366,13 @@ def _pitch(wav: np.ndarray, voiced: np.ndarray, frame_db: np.ndarray) -> tuple[f
     keep &= _periodicity(frames, SAMPLE_RATE / f0) >= MIN_PERIODICITY
     if np.count_nonzero(keep) < MIN_PITCHED_FRAMES:
         return nan, nan
-    low, median, high = np.percentile(f0[keep], [10, 50, 90])
+    track = f0[keep]
+    if continuous:
+        local = scipy.signal.medfilt(track, PITCH_CONTINUITY_FRAMES)
+        track = track[np.abs(12.0 * np.log2(track / local)) <= PITCH_JUMP_SEMITONES]
+        if track.size < MIN_PITCHED_FRAMES:
+            return nan, nan
+    low, median, high = np.percentile(track, [10, 50, 90])
     return float(median), float(12.0 * np.log2(high / low))
 
 
