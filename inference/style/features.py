@@ -5,9 +5,9 @@ returns a :class:`~inference.types.StyleProfile`; :func:`describe` turns a profi
 one plain-language line per feature, placed against the catalogue when one is given.
 :func:`warmup` JIT-compiles librosa's numba code; call it once at process start.
 
-One STFT (``N_FFT``/``HOP_LENGTH``) is shared by tempo, flow, energy and brightness; pitch
-comes from YIN on 20 ms steps, kept only where the frame is voiced, loud enough and
-clearly periodic. Pauses shorter than ``MIN_PAUSE_SECONDS`` (stop closures, breaths
+One STFT (``N_FFT``/``HOP_LENGTH``) is shared by tempo (:mod:`.tempo`), flow, energy and
+brightness; pitch comes from YIN on 20 ms steps, kept only where the frame is voiced, loud
+enough and clearly periodic. Pauses shorter than ``MIN_PAUSE_SECONDS`` (stop closures, breaths
 between syllables) count as speaking time, as in articulation-rate measures.
 
 This module does not decode, normalise, cut or voice-detect audio (the speech mask comes
@@ -26,10 +26,11 @@ import scipy.signal
 import scipy.sparse
 from scipy.signal import find_peaks
 
-from ..constants import HOP_LENGTH, N_FFT, N_MELS, SAMPLE_RATE, VAD_FRAME_SAMPLES
+from ..constants import HOP_LENGTH, N_FFT, SAMPLE_RATE, VAD_FRAME_SAMPLES
 from ..types import STYLE_DISPLAY, StyleProfile, format_style_value
+from .tempo import beat_tempo, voice_tempo
 
-__all__ = ["beat_tempo", "compute_style", "describe", "warmup"]
+__all__ = ["compute_style", "describe", "warmup"]
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +53,6 @@ MIN_PITCHED_FRAMES = 10  # 200 ms of pitched voice, or pitch is not reported
 PITCH_CONTINUITY_FRAMES = 7  # over a beat: the median of 7 pitched frames around each...
 PITCH_JUMP_SEMITONES = 3.0  # ...that a frame may not leave by more than this
 
-# Tempo: onsets from the drum bands only (kick below, hats and snare noise above the voice):
-# over the whole band a voice 10-20 dB above its beat hides the beat. On 83 synthetic beat
-# clips (shared/corpus) the tempo is within 5 % for 98 % of them with these bands and
-# prior, 22 % with all bands and librosa's defaults.
-TEMPO_LOW_BAND_HZ = 200.0
-TEMPO_HIGH_BAND_HZ = 4000.0
-TEMPO_PRIOR_BPM = 100.0  # hip-hop's usual range is 80-100 BPM; librosa centres on 120
-# A beat heard under the voice: tempo searched over this range, in these steps, scoring
-# each tempo by the repetition at its period and at its 2 and 4 subdivisions
-BEAT_TEMPO_RANGE_BPM = (60.0, 180.0)
-BEAT_TEMPO_STEP_BPM = 0.25
-BEAT_SUBDIVISION_WEIGHTS = (1.0, 0.5, 0.25)
-# 8 s autocorrelation windows (librosa's default), one every 250 ms
-TEMPO_WINDOW_SECONDS = 8.0
-TEMPO_WINDOW_HOP = 25  # STFT frames
 
 # Flow: syllable nuclei are peaks of the smoothed speech-band energy
 SYLLABLE_BAND_HZ = (300.0, 3000.0)
@@ -118,7 +104,7 @@ def compute_style(
 
     pitch_median, pitch_range = _pitch(wav, voiced, frame_db, continuous=beat is not None)
     energy, dynamics = _energy(frame_db[voiced], gain_db)
-    tempo = beat_tempo(_check_input(beat, sr)) if beat is not None else _tempo(power)
+    tempo = beat_tempo(_check_input(beat, sr)) if beat is not None else voice_tempo(power)
     return StyleProfile(
         tempo_bpm=tempo,
         syllable_rate=_syllable_rate(power, voiced, speaking.sum() * VAD_FRAME_SECONDS),
@@ -241,79 +227,6 @@ def _frame_power(power: np.ndarray) -> np.ndarray:
     """Mean square per frame from a one-sided power spectrogram (DC, Nyquist once)."""
     total = 2.0 * power.sum(axis=0) - power[0] - power[-1]
     return total / _window_norm()
-
-
-@lru_cache(maxsize=1)
-def _drum_mel_basis() -> scipy.sparse.csr_matrix:
-    """Mel filters of the drum bands only, sparse: a dense BLAS product costs ~30 ms on a
-    busy 2-core machine (thread wake-ups), the sparse one well under 1 ms."""
-    basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)
-    centres = librosa.mel_frequencies(n_mels=N_MELS + 2, fmax=SAMPLE_RATE / 2)[1:-1]
-    drums = (centres < TEMPO_LOW_BAND_HZ) | (centres > TEMPO_HIGH_BAND_HZ)
-    return scipy.sparse.csr_matrix(basis[drums])
-
-
-def _tempo(power: np.ndarray) -> float:
-    """Global tempo of the drum-band onset envelope; nan when nothing changes."""
-    mel_db = librosa.power_to_db(_drum_mel_basis() @ power, ref=1.0, amin=_EPS, top_db=80.0)
-    envelope = librosa.onset.onset_strength(
-        S=mel_db, sr=SAMPLE_RATE, hop_length=HOP_LENGTH, n_fft=N_FFT
-    )
-    if envelope.size < 2 or envelope.max() <= 1e-6:
-        return float("nan")
-    bpm = librosa.feature.tempo(
-        tg=_sparse_tempogram(envelope),
-        sr=SAMPLE_RATE,
-        hop_length=HOP_LENGTH,
-        start_bpm=TEMPO_PRIOR_BPM,
-    )
-    return float(bpm[0])
-
-
-def beat_tempo(beat: np.ndarray) -> float:
-    """Tempo of an accompaniment (a beat with the voice taken out): onsets over the whole
-    band (chords and 808s mark the beat too), and the tempo whose period and its 2 and 4
-    subdivisions repeat best (``BEAT_SUBDIVISION_WEIGHTS``). Trap's dotted-quarter kicks
-    make a plain autocorrelation peak at 2/3 of the tempo; the subdivisions do not repeat
-    there. On the numpy and FluidR3 beat families this is within 4 % (or half/double) for
-    92-96 % of beats, librosa's estimate for 67-79 %; on TimGM6mb 96 % against 100 %."""
-    power = np.abs(librosa.stft(beat, n_fft=N_FFT, hop_length=HOP_LENGTH)) ** 2
-    mel_db = librosa.power_to_db(_mel_basis() @ power, ref=1.0, amin=_EPS, top_db=80.0)
-    envelope = librosa.onset.onset_strength(
-        S=mel_db, sr=SAMPLE_RATE, hop_length=HOP_LENGTH, n_fft=N_FFT
-    )
-    if envelope.size < 2 or envelope.max() <= 1e-6:
-        return float("nan")
-    acf = _sparse_tempogram(envelope).mean(axis=1)
-    bpms = np.arange(*BEAT_TEMPO_RANGE_BPM, BEAT_TEMPO_STEP_BPM)
-    period = 60.0 / (bpms * FRAME_SECONDS)  # frames per beat
-    lags = np.arange(acf.size)
-    score = sum(
-        w * np.interp(period / k, lags, acf, right=0.0)
-        for k, w in zip((1, 2, 4), BEAT_SUBDIVISION_WEIGHTS, strict=True)
-    )
-    return float(bpms[int(np.argmax(score))])
-
-
-@lru_cache(maxsize=1)
-def _mel_basis() -> scipy.sparse.csr_matrix:
-    """Every mel band, sparse (see ``_drum_mel_basis``)."""
-    return scipy.sparse.csr_matrix(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS))
-
-
-def _sparse_tempogram(envelope: np.ndarray) -> np.ndarray:
-    """librosa's autocorrelation tempogram, but one window every TEMPO_WINDOW_HOP frames.
-
-    librosa.feature.tempogram takes a window at every frame (3000 FFTs per 30 s, ~200 ms
-    here); the global tempo is their mean, which these few windows estimate just as well.
-    """
-    win = int(TEMPO_WINDOW_SECONDS / FRAME_SECONDS)
-    padded = np.pad(envelope, win // 2, mode="linear_ramp", end_values=0)
-    hop = min(TEMPO_WINDOW_HOP, envelope.size)
-    frames = librosa.util.frame(padded, frame_length=win, hop_length=hop)
-    window = librosa.filters.get_window("hann", win, fftbins=True)[:, None]
-    acf = librosa.autocorrelate(frames * window, axis=0)
-    return librosa.util.normalize(acf, norm=np.inf, axis=0)
 
 
 def _syllable_rate(power: np.ndarray, voiced: np.ndarray, speaking_seconds: float) -> float:
