@@ -305,6 +305,10 @@ def help_text(settings: Settings, max_upload_mb: float | None = None, language: 
             ),
             _("/progress: a chart of your takes against your target"),
             _("/leaderboard <artist>: who here came closest this week (/share on to join)"),
+            _(
+                "/cypher start, /cypher stop: a round of verses in a group: everyone's voice "
+                "notes, then a summary"
+            ),
             _("/forget: delete everything I keep about you"),
             "",
             _("Files up to {mb} MB and {seconds} s; I analyse the best 30 seconds.").format(

@@ -26,6 +26,7 @@ from .practice.desk import PracticeDesk
 from .reply import Reply
 from .settings import Settings
 from .store.profiles import ProfileStore
+from .store.rounds import in_round
 
 __all__ = ["Member", "RapService", "Reply"]
 
@@ -145,10 +146,15 @@ class RapService:
         mime: str | None = None,
         *,
         language: str | None = None,
+        round_id: int | None = None,
+        busy_raises: bool = False,
     ) -> Reply:
         """Which artists this note sounds like (and how close to the member's target);
         keeps the member's profile and a history row on success. ``language``: the
-        reader's, when not the member's (a Discord menu used on someone's note)."""
+        reader's, when not the member's (a Discord menu used on someone's note).
+        For a cypher verse (``bot.cypher``): ``round_id`` marks its history row, and
+        ``busy_raises`` raises :class:`PoolBusy` instead of answering it, so the verse
+        can wait its turn."""
         lang = language or await self.language_of(member, remember=True)
         refusal = self.check_upload(size=len(audio), filename=filename, mime=mime, language=lang)
         if refusal:
@@ -164,11 +170,14 @@ class RapService:
             result = await self.pool.analyze(job)
         except JobError as e:
             counted = not isinstance(e, PoolBusy)  # a busy refusal does not use up a slot
+            if busy_raises and not counted:
+                raise
             return Reply(replies.job_failed(e, lang), ok=False)
         finally:
             self.limiter.release(key, counted=counted)
         await asyncio.to_thread(self.store.save, member, result.voice, result.matches[0].artist)
-        lead = await self.practice.record(member, target, result, lang)
+        with in_round(round_id):
+            lead = await self.practice.record(member, target, result, lang)
         text = replies.analysis(member.display_name, result, lang, lead)
         top = tuple((m.artist, m.score) for m in result.matches)
         return Reply(text, result.image_png, matches=top, target=_target_of(result))

@@ -14,12 +14,14 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 PY=${PYTHON:-python3}
 
-apt_pkgs=(ffmpeg fonts-noto-cjk)
+apt_pkgs=(ffmpeg fonts-noto-cjk libopus0)  # libopus0: Opus for cypher mode's voice channels
 [ $dev = 1 ] && apt_pkgs+=(espeak-ng redis-server fluidsynth fluid-soundfont-gm timgm6mb-soundfont)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   if [ "$p" = fonts-noto-cjk ]; then  # a font, not a command: look for its file
     ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || missing+=("$p")
+  elif [ "$p" = libopus0 ]; then  # a library: look for it where the loader finds it
+    ldconfig -p 2>/dev/null | grep 'libopus\.so\.0' >/dev/null || missing+=("$p")
   elif [ "$p" = fluid-soundfont-gm ]; then  # soundfonts too: look for their files
     ls /usr/share/sounds/sf2/FluidR3_GM.sf2 >/dev/null 2>&1 || missing+=("$p")
   elif [ "$p" = timgm6mb-soundfont ]; then

@@ -75,7 +75,7 @@ def test_schema_1_database_upgrades_in_place_keeping_every_row(tmp_path):
     clock = Clock(V1_TIME + 7 * 3600)
     store = open_store(path, clock)
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert db.execute("SELECT * FROM profiles ORDER BY id").fetchall() == before  # nothing lost
     alice = Member("discord", "900000000000000003", "910000000000000001", "Alice")
     latest = store.latest(alice)

@@ -29,7 +29,16 @@ from i18n import N_, say
 
 from ..service import RapService
 from ..settings import Settings
-from .cogs import AdminCog, AnalyzeCog, ArtistsCog, CompareCog, ForgetCog, HelpCog, PracticeCog
+from .cogs import (
+    AdminCog,
+    AnalyzeCog,
+    ArtistsCog,
+    CompareCog,
+    CypherCog,
+    ForgetCog,
+    HelpCog,
+    PracticeCog,
+)
 from .common import APOLOGY, answer_safely, language_of
 from .translator import CatalogueTranslator
 
@@ -85,8 +94,9 @@ class RapBot(commands.Bot):
         sync_commands: bool = False,
         **options: Any,
     ) -> None:
-        # The bot never joins voice channels: discord.py's warnings about missing voice
-        # libraries (PyNaCl, davey) would only mislead whoever reads the logs.
+        # The bot joins a voice channel only for a cypher, which checks the voice libraries
+        # itself and says what is missing (bot.cypher.voice.missing_voice_support):
+        # discord.py's own warnings about them would only mislead whoever reads the logs.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
@@ -124,6 +134,7 @@ class RapBot(commands.Bot):
             CompareCog(self, self._service),
             ArtistsCog(self, self._service),
             PracticeCog(self, self._service),
+            CypherCog(self, self._service),
             ForgetCog(self, self._service),
             HelpCog(self, self._service),
             AdminCog(self),

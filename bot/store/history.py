@@ -6,7 +6,8 @@ artist and score, the 8 style numbers, and the resemblance to every artist of th
 catalogue as one byte each (so progress and leaderboards work for any artist, and a
 change of target keeps the earlier takes comparable); the reach (the practice score with
 no floor) toward the artists the note was scored against (its top matches and target),
-one byte each as well; and its timing (grid kind, offset, tightness, on-grid share).
+one byte each as well; its timing (grid kind, offset, tightness, on-grid share); and
+the cypher round it was a verse of, if any (``bot.store.rounds``).
 No audio, no embedding. Rows older than the history period are deleted and never
 served; ``ProfileStore.forget`` deletes a member's rows with their profiles, in one
 transaction. Each member has one target: an artist, or a timing goal.
@@ -22,6 +23,7 @@ import math
 import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,6 +46,8 @@ class Database(Protocol):
 WEEK_S = 7 * 86400.0
 NO_REACH = 255  # a reach byte for an artist the note was not scored against
 NAN = float("nan")
+# the cypher round a take recorded now belongs to (set by bot.store.rounds.in_round)
+ROUND: ContextVar[int | None] = ContextVar("rapsim_round", default=None)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class Take:
     offset_ms: float = NAN
     tightness_ms: float = NAN
     on_grid_share: float = NAN
+    round_id: int | None = None  # the cypher round it was a verse of (None: a plain note)
 
     def score_of(self, artist: str) -> int | None:
         """This take's resemblance to ``artist`` (whole points), None if not in its catalogue."""
@@ -184,12 +189,13 @@ class History:
                 _real(take.offset_ms),
                 _real(take.tightness_ms),
                 _real(take.on_grid_share),
+                ROUND.get(),
             )
             db.execute(
                 "INSERT INTO takes (platform, scope, member_id, display_name, created_at, "
                 "target, target_score, target_rank, top_artist, top_score, style, catalog_id, "
-                "scores, reaches, grid, offset_ms, tightness_ms, on_grid_share) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "scores, reaches, grid, offset_ms, tightness_ms, on_grid_share, round_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
 
@@ -222,13 +228,17 @@ class History:
         rows = self.store.read(
             "SELECT created_at, scope, display_name, target, target_score, target_rank, "
             "top_artist, top_score, style, catalog_id, scores, reaches, grid, offset_ms, "
-            f"tightness_ms, on_grid_share FROM takes WHERE {where} ORDER BY created_at, id",
+            f"tightness_ms, on_grid_share, round_id FROM takes WHERE {where} "
+            "ORDER BY created_at, id",
             args,
         )
         out = []
         for row in rows:
             created, scope, name, target, t_score, t_rank, top, top_score, style = row[:9]
-            cat, sc, reaches, grid, offset, tight, share = row[9:]
+            cat, sc, reaches, grid, offset, tight, share, round_id = row[9:]
+            offset_ms, tightness_ms, on_grid = (
+                NAN if v is None else float(v) for v in (offset, tight, share)
+            )
             out.append(
                 Take(
                     created,
@@ -244,7 +254,10 @@ class History:
                     bytes(sc),
                     bytes(reaches or b""),
                     grid,
-                    *(NAN if v is None else float(v) for v in (offset, tight, share)),
+                    offset_ms,
+                    tightness_ms,
+                    on_grid,
+                    round_id,
                 )
             )
         return out

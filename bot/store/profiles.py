@@ -5,7 +5,8 @@ embedding, a style profile, a small spectrogram (for /compare images), the top a
 the time. Raw audio is never stored. Rows older than the retention period are deleted;
 ``forget`` deletes every row of a member in every scope. The practice history (one small
 row per take, targets, leaderboard opt-ins) lives in the same file and is reached through
-``store.history`` (:class:`bot.history.History`). The schema and its upgrades are in
+``store.history`` (:class:`bot.history.History`), the cypher rounds through ``store.rounds``
+(:class:`bot.store.rounds.Rounds`). The schema and its upgrades are in
 :mod:`bot.schema`: an older database is upgraded in place when the store opens.
 
 Calls are blocking and short; the service runs them in a thread (``asyncio.to_thread``),
@@ -31,6 +32,7 @@ import numpy as np
 from ..jobs import Voice
 from ..member import Member
 from .history import Forgotten, History
+from .rounds import Rounds
 from .schema import SCHEMA_VERSION, NewerSchema, migrate
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class ProfileStore:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self.history = History(self, history_days * 86400.0)
+        self.rounds = Rounds(self, history_days * 86400.0)
 
     # ---- lifecycle -----------------------------------------------------------------------
     def open(self) -> None:
@@ -172,16 +175,17 @@ class ProfileStore:
                 "DELETE FROM profiles WHERE platform = ? AND member_id = ?", (platform, member_id)
             )
             history = self.history.forget(db, platform, member_id)
+            self.rounds.drop_empty(db)  # a round only they sent verses in goes with them
         return replace(history, profiles=counts)
 
     def purge_expired(self) -> int:
-        """Delete profiles older than the retention period, and takes older than the
-        history's; how many rows in all."""
+        """Delete profiles older than the retention period, and takes (and the rounds
+        left without any) older than the history's; how many rows in all."""
         with self.write() as db:
             cur = db.execute(
                 "DELETE FROM profiles WHERE created_at < ?", (self.clock() - self.retention_s,)
             )
-            return cur.rowcount + self.history.purge(db)
+            return cur.rowcount + self.history.purge(db) + self.rounds.drop_empty(db)
 
     # ---- reads ---------------------------------------------------------------------------
     def latest(self, member: Member) -> Profile | None:

@@ -13,6 +13,9 @@ Version 3: per take, the reach (the practice score that has no floor) toward the
 the note was scored against, and its timing (grid kind, offset, tightness, on-grid
 share); per member, a timing goal (a target that is not an artist). Columns are added
 with defaults, so every earlier row stays and reads as "not measured".
+Version 4: cypher rounds: ``rounds`` (one row per round: platform, scope, the chat or
+channel, start and end; nothing about members) and, per take, the round it was a verse
+of (NULL: a plain note, as every earlier take reads).
 """
 
 from __future__ import annotations
@@ -99,7 +102,21 @@ ALTER TABLE takes ADD COLUMN on_grid_share REAL;
 ALTER TABLE members ADD COLUMN timing_goal TEXT NOT NULL DEFAULT ''
 """
 
-STEPS = (_V1, _V2, _V3)  # step i brings a database from version i to i + 1
+_V4 = """
+CREATE TABLE rounds (
+    id INTEGER PRIMARY KEY,
+    platform TEXT NOT NULL,
+    scope TEXT NOT NULL,      -- the guild or chat
+    room TEXT NOT NULL,       -- the chat or channel the round ran in
+    started_at REAL NOT NULL,
+    ended_at REAL             -- NULL while it runs (or when its bot stopped first)
+);
+-- the cypher round this take was a verse of (rounds.id), NULL for a plain note
+ALTER TABLE takes ADD COLUMN round_id INTEGER;
+CREATE INDEX takes_round ON takes (round_id)
+"""
+
+STEPS = (_V1, _V2, _V3, _V4)  # step i brings a database from version i to i + 1
 SCHEMA_VERSION = len(STEPS)
 
 

@@ -3,7 +3,8 @@
 Voice notes, audio, video notes and audio documents are checked from Telegram's metadata,
 fetched into memory and analysed; ``/start``, ``/help``, ``/artists`` (paged, with
 buttons), ``/compare`` (by reply, @name or a mention of a member without a username) and
-``/forget`` map one to one onto the service; the practice commands are in ``.practice``.
+``/forget`` map one to one onto the service; the practice commands are in ``.practice``,
+``/cypher`` in ``.cypher`` (a note sent while a round runs in the chat is its verse).
 Every answer replies to the member's message, in their language (``language_code``).
 An unexpected error is logged with its traceback and answered with a short apology; the
 dispatcher goes on polling.
@@ -33,10 +34,12 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from i18n import language_for, say
 
+from ..cypher import CypherDesk
 from ..member import Member
 from ..service import RapService, Reply
 from ..settings import Settings
 from . import media, texts
+from .cypher import CypherHandlers
 from .people import PLATFORM, member_of
 from .practice import PracticeHandlers
 
@@ -69,6 +72,8 @@ class TelegramHandlers:
         self.settings = settings
         self.artists_per_page = artists_per_page
         self.practice = PracticeHandlers(self)
+        self.cypher = CypherDesk(service)
+        self.cypher_handlers = CypherHandlers(self, self.cypher)
 
     def router(self) -> Router:
         router = Router(name="rapsim-telegram")
@@ -77,6 +82,7 @@ class TelegramHandlers:
         router.message.register(self.on_compare, Command("compare"))
         router.message.register(self.on_forget, Command("forget"))
         self.practice.register(router)
+        self.cypher_handlers.register(router)
         media_filter = F.voice | F.audio | F.video_note | F.document
         router.message.register(self.on_media, media_filter)
         router.callback_query.register(self.on_artists_page, ArtistsPage.filter())
@@ -116,8 +122,14 @@ class TelegramHandlers:
                 log.warning("chat %s: %s", message.chat.id, e)
                 await self.reply_text(message, say(texts.DOWNLOAD_FAILED, lang))
                 return
-            reply = await self.service.analyze(
-                member, audio, attachment.filename, attachment.mime, language=lang
+            # a verse when a cypher round runs in this chat (it waits its turn), else a note
+            reply = await self.cypher.verse(
+                member,
+                audio,
+                attachment.filename,
+                str(message.chat.id),
+                mime=attachment.mime,
+                language=lang,
             )
         await self.send(message, reply)
 

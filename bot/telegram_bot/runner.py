@@ -41,6 +41,7 @@ COMMANDS = (  # (command, description: an English message id)
     ("progress", N_("A chart of your takes against your target")),
     ("leaderboard", N_("Who here came closest to an artist this week")),
     ("share", N_("Show your takes on this group's leaderboards (on/off)")),
+    ("cypher", N_("A round of verses in this group: /cypher start, /cypher stop")),
     ("forget", N_("Delete everything I keep about you")),
 )
 
@@ -59,6 +60,7 @@ _SCRUBBED_LOGGERS = (
     __name__,
     "bot.telegram_bot.handlers",
     "bot.telegram_bot.media",
+    "bot.cypher.desk",  # a failed post of a round's notice
 )
 
 
@@ -116,7 +118,8 @@ def scrub_token_from_logs(settings: Settings) -> None:
 def build_dispatcher(
     service: RapService, settings: Settings, *, artists_per_page: int = ARTISTS_PER_PAGE
 ) -> Dispatcher:
-    """A Dispatcher with the adapter's router; ``dp["inflight"]`` counts running updates."""
+    """A Dispatcher with the adapter's router; ``dp["inflight"]`` counts running updates,
+    ``dp["cypher"]`` is the :class:`~bot.cypher.CypherDesk` of its rounds."""
     scrub_token_from_logs(settings)
     dp = Dispatcher(name="rapsim")
     inflight = InFlight()
@@ -124,6 +127,8 @@ def build_dispatcher(
     dp["inflight"] = inflight
     handlers = TelegramHandlers(service, settings, artists_per_page=artists_per_page)
     dp.include_router(handlers.router())
+    dp["cypher"] = handlers.cypher  # the rounds of cypher mode (their desk)
+    dp.shutdown.register(handlers.cypher.close)  # a running round's timers
     return dp
 
 

@@ -4,6 +4,7 @@ from .admin import AdminCog
 from .analyze import AnalyzeCog
 from .artists import ArtistsCog
 from .compare import CompareCog
+from .cypher import CypherCog
 from .forget import ForgetCog
 from .help import HelpCog
 from .practice import PracticeCog
@@ -13,6 +14,7 @@ __all__ = [
     "AnalyzeCog",
     "ArtistsCog",
     "CompareCog",
+    "CypherCog",
     "ForgetCog",
     "HelpCog",
     "PracticeCog",

@@ -2,9 +2,11 @@
 
 A message is answered when it is a DM, when it mentions the bot, or when it is posted in
 one of ``settings.discord_channels`` (there only audio is answered, so chatter and images
-pass silently). Every path checks the attachment's size, type and length with
-:meth:`RapService.check_upload` before downloading it. This cog does no audio work and
-words nothing itself: the service does both.
+pass silently), except a note posted in a channel where a cypher round runs: that is a
+verse, and :class:`~bot.discord_bot.cogs.cypher.CypherCog` answers it. Every path checks
+the attachment's size, type and length with :meth:`RapService.check_upload` before
+downloading it. This cog does no audio work and words nothing itself: the service does
+both.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..common import (
     send_followup,
     typing_in,
 )
+from .cypher import CypherCog
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,9 @@ class AnalyzeCog(commands.Cog):
             return  # ourselves included: never answer a bot, never loop
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
             return  # joins, pins, thread starts: system messages carry no note
+        cypher = self.bot.get_cog(CypherCog.__cog_name__)
+        if isinstance(cypher, CypherCog) and cypher.claims(message):
+            return  # a verse of the round running in this channel: that cog answers it
         in_channel = self._in_listened_channel(message)
         addressed = message.guild is None or self._mentions_me(message)
         if not (in_channel or addressed):
