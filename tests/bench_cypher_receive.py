@@ -15,9 +15,10 @@ layouts: ``together`` (all verses at once: the worst case for the receive thread
 - every verse answered once (a card each), and the delay of each card after its verse
   was cut (p50, max): with one worker, cards queue behind each other.
 
-Needs the dev extras (the fake server) and espeak-ng; run it on its own core::
+It lives in ``tests/`` because it drives the tests' fake Discord voice server (``bench/``
+never imports ``tests/``). Needs the dev extras and espeak-ng; run it on its own core::
 
-    taskset -c 1 .venv/bin/python -m bench.cypher_receive --members 8 --seconds 12
+    taskset -c 1 .venv/bin/python -m tests.bench_cypher_receive --members 8 --seconds 12
 """
 
 from __future__ import annotations
