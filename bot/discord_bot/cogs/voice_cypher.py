@@ -146,8 +146,8 @@ class VoiceRounds:
         self._guilds[guild.id] = state
         try:
             await cypher.start()
-        except (TimeoutError, discord.ClientException, discord.HTTPException, OSError) as e:
-            log.warning("cypher: could not join %s: %r", channel.id, e)
+        except Exception:  # a timeout, no permission, a voice server gone: the caller is told
+            log.warning("cypher: could not join %s", channel.id, exc_info=True)
             state.by_command = True  # nobody to tell but the caller
             await cypher.stop("failed")
             self._guilds.pop(guild.id, None)
