@@ -216,3 +216,24 @@ async def test_voice_false_keeps_a_round_of_notes(voice: Voice) -> None:
     await fake.interaction(ALICE, _command(fake, "stop"), channel_id=fake.CHANNEL_ID)
     summary = await fake.wait_for(_followup, since=mark, timeout=30)
     assert "nobody sent a verse" in summary.content
+
+
+async def test_a_failed_join_is_told_and_leaves_no_round(
+    voice: Voice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cypher.voice.session import VoiceCypher
+
+    async def no_answer(self: VoiceCypher) -> None:  # the voice server never answers
+        raise TimeoutError
+
+    monkeypatch.setattr(VoiceCypher, "start", no_answer)
+    fake = voice.fake
+    mark = fake.mark()
+    await fake.interaction(ALICE, _command(fake, "start"), channel_id=fake.CHANNEL_ID)
+    told = await fake.wait_for(_followup, since=mark, timeout=30)
+    assert told.content.startswith("I couldn't join <#"), told.content
+    assert not told.json.get("components") and fake.BOT_ID not in fake.in_voice
+    mark = fake.mark()
+    await fake.interaction(ALICE, _command(fake, "stop"), channel_id=fake.CHANNEL_ID)
+    none = await fake.wait_for(lambda r: "callback" in r.path, since=mark)
+    assert none.content.startswith("No cypher round is running here")
