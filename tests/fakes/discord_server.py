@@ -362,4 +362,9 @@ class FakeDiscord(DiscordWorld):
                 await self.dispatch("GUILD_CREATE", self.guild(), to=ws)
             elif op == 6:  # resume
                 await self.dispatch("RESUMED", {}, to=ws)
+            else:
+                await self._gateway_op(ws, op, payload.get("d"))
         return ws
+
+    async def _gateway_op(self, ws: web.WebSocketResponse, op: int, data: Any) -> None:
+        """Any other opcode the bot sends: ignored here (subclasses answer theirs)."""

@@ -331,26 +331,7 @@ class FakeVoiceDiscord(FakeDiscord):
             return 200, member
         return super()._answer(rec, method, path)
 
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
-        """The main gateway, with opcode 4 (the bot joining or leaving voice)."""
-        await self._record(request, request.path)
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        self._sockets.append(ws)
-        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41_250}}))
-        async for msg in ws:
-            if msg.type is not WSMsgType.TEXT:
-                continue
-            payload = json.loads(msg.data)
-            op = payload.get("op")
-            if op == 1:
-                await ws.send_str(json.dumps({"op": 11}))
-            elif op == 2:
-                self.identifies.append(payload["d"])
-                await self.dispatch("READY", self.ready(), to=ws)
-                await self.dispatch("GUILD_CREATE", self.guild(), to=ws)
-            elif op == 4:
-                await self._bot_voice(ws, payload["d"])
-            elif op == 6:
-                await self.dispatch("RESUMED", {}, to=ws)
-        return ws
+    async def _gateway_op(self, ws: web.WebSocketResponse, op: int, data: Any) -> None:
+        """Opcode 4 on the main gateway: the bot joining or leaving voice."""
+        if op == 4:
+            await self._bot_voice(ws, data)
